@@ -1,0 +1,110 @@
+"""dockspec: which container owns this host port?
+
+Talks to Docker and Podman daemons directly, maps every published
+(host ip, port, protocol) to its container, stops or kills containers, and
+names the helper processes (docker-proxy, conmon, rootlessport) that hold
+published sockets. Everything in __all__ is the public API; modules with a
+leading underscore are private.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dockspec.containers import parse_containers_json, parse_containers_json_strict, short_container_id
+from dockspec.detect import (
+    DaemonReport,
+    DetectionHandle,
+    await_detection,
+    detect_containers,
+    probe_endpoints,
+    start_detection,
+    stop_container,
+)
+from dockspec.env import Env
+from dockspec.errors import (
+    DaemonNotFound,
+    DockspecError,
+    InvalidContainerId,
+    InvalidDockerHost,
+    InvalidResponse,
+    SpecError,
+)
+from dockspec.hosts import parse_docker_host
+from dockspec.models import (
+    DEFAULT_LIMITS,
+    Ambiguous,
+    ContainerInfo,
+    ContainerPortMap,
+    Endpoint,
+    Found,
+    Limits,
+    NotFound,
+    PortKey,
+    Protocol,
+    PublishedContainerMatch,
+    StopOutcome,
+)
+from dockspec.podman import (
+    RootlessPodmanResolver,
+    is_podman_rootlessport_process,
+    lookup_rootless_podman_container,
+)
+from dockspec.ports import lookup_published_container
+from dockspec.spec import Spec, builtin_spec, load_spec
+
+__all__ = [
+    "DEFAULT_LIMITS",
+    "Ambiguous",
+    "ContainerInfo",
+    "ContainerPortMap",
+    "DaemonNotFound",
+    "DaemonReport",
+    "DetectionHandle",
+    "DockspecError",
+    "Endpoint",
+    "Env",
+    "Found",
+    "InvalidContainerId",
+    "InvalidDockerHost",
+    "InvalidResponse",
+    "Limits",
+    "NotFound",
+    "PortKey",
+    "Protocol",
+    "PublishedContainerMatch",
+    "RootlessPodmanResolver",
+    "Spec",
+    "SpecError",
+    "StopOutcome",
+    "__version__",
+    "await_detection",
+    "builtin_spec",
+    "detect_containers",
+    "is_podman_rootlessport_process",
+    "load_spec",
+    "lookup_published_container",
+    "lookup_rootless_podman_container",
+    "parse_containers_json",
+    "parse_containers_json_strict",
+    "parse_docker_host",
+    "probe_endpoints",
+    "short_container_id",
+    "start_detection",
+    "stop_container",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "__version__":
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            return version("dockspec")
+        except PackageNotFoundError:  # pragma: no cover - running from a bare checkout
+            return "0+unknown"
+    raise AttributeError(f"module 'dockspec' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

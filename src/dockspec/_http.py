@@ -1,0 +1,116 @@
+"""HTTP/1.1 exchange, sans-IO, on top of h11.
+
+Rule: no I/O here. Bytes go in through `ResponseReader.feed`, a `Response`
+comes out. The caps (header block, body) live here, so a hostile daemon costs
+bounded memory whatever transport carried its bytes. Nothing in this module
+knows about Docker.
+"""
+
+from __future__ import annotations
+
+import attrs
+import h11
+
+from dockspec.errors import InvalidResponse
+from dockspec.models import DEFAULT_LIMITS, Limits
+
+__all__ = ["Response", "ResponseReader", "build_request"]
+
+USER_AGENT = "dockspec"
+
+
+@attrs.frozen
+class Response:
+    """A complete answer: status, headers (names lower-cased) and body."""
+
+    status: int
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+
+    def header(self, name: str) -> str | None:
+        """The first value of header `name` (case-insensitive), or None."""
+        wanted = name.lower()
+        for key, value in self.headers:
+            if key == wanted:
+                return value
+        return None
+
+
+def build_request(method: str, target: str, host: str = "localhost") -> bytes:
+    """The request bytes for one call; the connection closes after the answer.
+
+    Only GET and POST without a body are ever sent (listing, ping/version,
+    stop/kill), so a request is fully described by its method and target.
+    """
+    headers = [("Host", host), ("User-Agent", USER_AGENT), ("Connection", "close")]
+    if method == "POST":
+        headers.append(("Content-Length", "0"))
+    conn = h11.Connection(h11.CLIENT)
+    data = conn.send(h11.Request(method=method, target=target, headers=headers))
+    return data + (conn.send(h11.EndOfMessage()) or b"")
+
+
+class ResponseReader:
+    """Turns the bytes of one answer into a Response, within the limits.
+
+    feed(data) returns the Response once complete, else None (more bytes
+    wanted); feed(b"") tells the reader the peer closed. Anything malformed,
+    oversized or cut short raises InvalidResponse.
+    """
+
+    __slots__ = ("_body", "_body_size", "_conn", "_head", "_limits")
+
+    def __init__(self, method: str = "GET", limits: Limits = DEFAULT_LIMITS) -> None:
+        self._limits = limits
+        self._conn = h11.Connection(h11.CLIENT, max_incomplete_event_size=limits.max_header_bytes)
+        # Put the client state machine where it is after sending the request.
+        self._conn.send(h11.Request(method=method, target="/", headers=[("Host", "localhost")]))
+        self._conn.send(h11.EndOfMessage())
+        self._head: h11.Response | None = None
+        self._body: list[bytes] = []
+        self._body_size = 0
+
+    def feed(self, data: bytes) -> Response | None:
+        try:
+            self._conn.receive_data(data)
+            return self._drain()
+        except h11.RemoteProtocolError as exc:
+            raise InvalidResponse(f"malformed HTTP from the daemon: {exc}") from None
+
+    def _drain(self) -> Response | None:
+        while True:
+            event = self._conn.next_event()
+            if event is h11.NEED_DATA:
+                if self._conn.their_state is h11.DONE:
+                    return self._finish()
+                return None
+            if isinstance(event, h11.InformationalResponse):
+                continue
+            if isinstance(event, h11.Response):
+                self._head = event
+                self._check_declared_length(event)
+            elif isinstance(event, h11.Data):
+                self._body_size += len(event.data)
+                if self._body_size > self._limits.max_body_bytes:
+                    raise InvalidResponse(f"body exceeds the {self._limits.max_body_bytes}-byte cap")
+                self._body.append(bytes(event.data))
+            elif isinstance(event, h11.EndOfMessage):
+                return self._finish()
+            elif isinstance(event, h11.ConnectionClosed):
+                raise InvalidResponse("the daemon closed the connection before a complete answer")
+            else:  # pragma: no cover - h11 has no other event for a client
+                raise InvalidResponse(f"unexpected HTTP event {type(event).__name__}")
+
+    def _check_declared_length(self, head: h11.Response) -> None:
+        for name, value in head.headers:
+            if name == b"content-length" and int(value) > self._limits.max_body_bytes:
+                raise InvalidResponse(
+                    f"announced body of {int(value)} bytes exceeds the {self._limits.max_body_bytes}-byte cap"
+                )
+
+    def _finish(self) -> Response:
+        head = self._head
+        if head is None:  # pragma: no cover - h11 emits Response before EndOfMessage
+            raise InvalidResponse("answer ended before its status line")
+        headers = tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in head.headers)
+        return Response(status=head.status_code, headers=headers, body=b"".join(self._body))

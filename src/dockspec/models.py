@@ -1,0 +1,186 @@
+"""Public value types: protocols, containers, port maps, outcomes, endpoints.
+
+The spec's own records are generated (dockspec._generated.models); these are
+the hand-written values the runtime returns.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterator, Mapping
+
+import attrs
+
+__all__ = [
+    "Ambiguous",
+    "ContainerInfo",
+    "ContainerPortMap",
+    "Endpoint",
+    "Found",
+    "Limits",
+    "NotFound",
+    "PortKey",
+    "Protocol",
+    "PublishedContainerMatch",
+    "StopOutcome",
+]
+
+
+class Protocol(enum.Enum):
+    """A published port's transport protocol."""
+
+    TCP = "tcp"
+    UDP = "udp"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@attrs.frozen(order=True)
+class ContainerInfo:
+    """A running container that publishes ports. str() gives `name (image)`.
+
+    `daemon` is the URL of the daemon it came from (None when parsed from a
+    body directly); it takes part in equality so merged maps stay exact.
+    """
+
+    id: str
+    name: str
+    image: str
+    daemon: str | None = attrs.field(default=None, kw_only=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.image})" if self.image else self.name
+
+
+PortKey = tuple[str | None, int, Protocol]
+"""(host ip or None for every address, host port, protocol)."""
+
+
+@attrs.frozen
+class Found:
+    """The socket belongs to `container`."""
+
+    container: ContainerInfo
+
+
+@attrs.frozen
+class NotFound:
+    """No published port matches the socket."""
+
+
+@attrs.frozen
+class Ambiguous:
+    """Several containers publish the port; `candidates` lists them, sorted."""
+
+    candidates: tuple[ContainerInfo, ...]
+
+
+PublishedContainerMatch = Found | NotFound | Ambiguous
+NOT_FOUND = NotFound()
+
+
+class ContainerPortMap(Mapping[PortKey, ContainerInfo]):
+    """Immutable map of published bindings to containers, indexed for lookup.
+
+    Keys are `(ip, port, Protocol)`; ip is None for a binding on every address.
+    Built once per detection, so the (port, protocol) index behind the proxy
+    fallback is computed here, not per lookup.
+    """
+
+    __slots__ = ("_by_port", "_found", "_map")
+
+    def __init__(self, bindings: Mapping[PortKey, ContainerInfo] | None = None) -> None:
+        self._map: dict[PortKey, ContainerInfo] = dict(bindings or {})
+        found: dict[PortKey, Found] = {}
+        by_port: dict[tuple[int, Protocol], set[ContainerInfo]] = {}
+        cache: dict[ContainerInfo, Found] = {}
+        for key, info in self._map.items():
+            hit = cache.get(info)
+            if hit is None:
+                hit = cache[info] = Found(info)
+            found[key] = hit
+            by_port.setdefault((key[1], key[2]), set()).add(info)
+        self._found = found
+        fallback: dict[tuple[int, Protocol], PublishedContainerMatch] = {}
+        for port_key, infos in by_port.items():
+            if len(infos) == 1:
+                fallback[port_key] = cache[next(iter(infos))]
+            else:
+                fallback[port_key] = Ambiguous(tuple(sorted(infos)))
+        self._by_port = fallback
+
+    def __getitem__(self, key: PortKey) -> ContainerInfo:
+        return self._map[key]
+
+    def __iter__(self) -> Iterator[PortKey]:
+        return iter(self._map)
+
+    def __len__(self) -> int:
+        return len(self._map)
+
+    def __repr__(self) -> str:
+        return f"ContainerPortMap({self._map!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, ContainerPortMap):
+            return self._map == other._map
+        if isinstance(other, Mapping):
+            return self._map == dict(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def containers(self) -> tuple[ContainerInfo, ...]:
+        """Every distinct container in the map, sorted."""
+        return tuple(sorted(set(self._map.values())))
+
+
+class StopOutcome(enum.Enum):
+    """What a stop or kill request achieved."""
+
+    STOPPED = "stopped"
+    ALREADY_STOPPED = "already_stopped"
+    NOT_FOUND = "not_found"
+    FAILED = "failed"
+
+
+@attrs.frozen
+class Endpoint:
+    """One place a daemon may listen.
+
+    `url` is the docker CLI's normalised form (`unix:///var/run/docker.sock`,
+    `tcp://localhost:2375`); `transport` is unix, tcp, npipe, ssh or fd;
+    `address` is the path, `host:port`, pipe name or ssh target.
+    `origin` says where it came from (DOCKER_HOST, or a table entry's id) and
+    `engine` is the daemon kind expected there, when known.
+    """
+
+    url: str
+    transport: str
+    address: str
+    origin: str = attrs.field(default="", kw_only=True)
+    engine: str | None = attrs.field(default=None, kw_only=True)
+    tls: bool = attrs.field(default=False, kw_only=True)
+
+
+@attrs.frozen(kw_only=True)
+class Limits:
+    """Caps that bound what one daemon call may cost; callers may lower them.
+
+    deadline: seconds for one request, connect to last byte (nanodock's 3 s).
+    max_header_bytes: the whole header block (h11's default is 16 KiB; a
+        daemon's headers are a few hundred bytes).
+    max_body_bytes: a 1000-container list is about 3 MiB; 64 MiB leaves room
+        for huge hosts and still bounds memory.
+    max_bindings: range expansion across one answer (65535 ports x 2
+        protocols x a few addresses).
+    """
+
+    deadline: float = 3.0
+    max_header_bytes: int = 64 * 1024
+    max_body_bytes: int = 64 * 1024 * 1024
+    max_bindings: int = 262_144
+
+
+DEFAULT_LIMITS = Limits()
