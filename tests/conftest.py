@@ -1,0 +1,18 @@
+"""Test configuration: the `live` marker must not be skipped when CI is set."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Generator
+from typing import Any
+
+import pytest
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> Generator[None, Any, Any]:
+    report = yield
+    if report.skipped and os.environ.get("CI") and item.get_closest_marker("live") is not None:
+        report.outcome = "failed"
+        report.longrepr = f"live test skipped in CI (CI is set): {report.longrepr}"
+    return report

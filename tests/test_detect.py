@@ -1,0 +1,203 @@
+"""Detection and stop against fake daemons on real sockets."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import attrs
+import pytest
+
+from dockspec import (
+    ContainerInfo,
+    DaemonNotFound,
+    Env,
+    InvalidContainerId,
+    InvalidResponse,
+    Limits,
+    Protocol,
+    StopOutcome,
+    await_detection,
+    builtin_spec,
+    detect_containers,
+    start_detection,
+    stop_container,
+)
+from tests.fakedaemon import DOCKER_HEADERS, PODMAN_HEADERS, FakeDaemon, fake_daemon, hang, http_response
+
+DOCKER_BODY = json.dumps([{"Id": "d" * 64, "Names": ["/web"], "Image": "bb:latest",
+                           "Ports": [{"IP": "0.0.0.0", "PublicPort": 18091, "PrivatePort": 80, "Type": "tcp"}]}])
+LIBPOD_BODY = json.dumps([{"Id": "p" * 64, "Names": ["ranged"], "Image": "localhost/bb:latest",
+                           "Ports": [{"host_ip": "", "host_port": 28200, "container_port": 8200, "range": 2,
+                                      "protocol": "tcp"}]}])
+LIBPOD_PATH = "/v4.0.0/libpod/containers/json"
+
+
+# Only the table entries under {home} or {xdg_runtime_dir}: the machine's real
+# daemons (on /var/run/docker.sock, ...) stay out of these unit tests.
+SPEC = attrs.evolve(builtin_spec(), endpoints=tuple(
+    e for e in builtin_spec().endpoints if e.template.startswith(("{home}", "{xdg_runtime_dir}"))))
+
+
+def env_for(**environ: str) -> Env:
+    """An Env whose table endpoints exist nowhere, so only DOCKER_HOST or `home` decide."""
+    return Env(platform="linux", uid=None, home=None, environ=environ)
+
+
+def docker_host_env(daemon: FakeDaemon) -> Env:
+    return env_for(DOCKER_HOST=daemon.url)
+
+
+@pytest.mark.parametrize("framing", ["content-length", "chunked", "close"])
+def test_detect_reads_every_framing(framing: str) -> None:
+    routes = {("GET", "/containers/json"): http_response(200, DOCKER_BODY, DOCKER_HEADERS, framing=framing)}
+    with fake_daemon(routes) as daemon:
+        result = detect_containers(spec=SPEC, env=docker_host_env(daemon))
+    assert {(None, 18091, Protocol.TCP): ContainerInfo("d" * 64, "web", "bb:latest", daemon=daemon.url)} == dict(result)
+
+
+def test_detect_over_tcp() -> None:
+    routes = {("GET", "/containers/json"): http_response(200, DOCKER_BODY, DOCKER_HEADERS)}
+    with fake_daemon(routes, tcp=True) as daemon:
+        result = detect_containers(spec=SPEC, env=docker_host_env(daemon))
+    assert [port for _, port, _ in result] == [18091]
+
+
+def test_podman_compat_answer_is_reasked_on_libpod() -> None:
+    """A Podman before 5.6 that answers the compat list is asked the libpod list (ranges)."""
+    compat = json.dumps([{"Id": "p" * 64, "Names": ["ranged"], "Ports": [{"PublicPort": 28200, "Type": "tcp"}]}])
+    routes = {
+        ("GET", "/containers/json"): http_response(200, compat, PODMAN_HEADERS),
+        ("GET", LIBPOD_PATH): http_response(200, LIBPOD_BODY, PODMAN_HEADERS),
+    }
+    with fake_daemon(routes) as daemon:
+        result = detect_containers(spec=SPEC, env=docker_host_env(daemon))
+        assert [t for _, t, _ in daemon.requests] == ["/containers/json", LIBPOD_PATH]
+    assert sorted(port for _, port, _ in result) == [28200, 28201]
+
+
+def test_podman_5_6_compat_answer_is_kept() -> None:
+    """From Podman 5.6 the compat list is complete: one request is enough."""
+    headers = [("Libpod-Api-Version", "5.6.1")]
+    routes = {("GET", "/containers/json"): http_response(200, DOCKER_BODY, headers)}
+    with fake_daemon(routes) as daemon:
+        detect_containers(spec=SPEC, env=docker_host_env(daemon))
+        assert [t for _, t, _ in daemon.requests] == ["/containers/json"]
+
+
+def test_two_daemons_are_merged_from_the_table(tmp_path: pytest.TempPathFactory) -> None:
+    """Without DOCKER_HOST every table endpoint that answers is merged, each container tagged."""
+    docker = FakeDaemon({("GET", "/containers/json"): http_response(200, DOCKER_BODY, DOCKER_HEADERS)})
+    podman = FakeDaemon({("GET", LIBPOD_PATH): http_response(200, LIBPOD_BODY, PODMAN_HEADERS)})
+    home = str(tmp_path)
+    import os
+
+    os.makedirs(f"{home}/.docker/desktop")
+    os.makedirs(f"{home}/xdg/podman")
+    os.symlink(docker.path, f"{home}/.docker/desktop/docker.sock")
+    os.symlink(podman.path, f"{home}/xdg/podman/podman.sock")
+    env = Env(platform="linux", home=home, xdg_runtime_dir=f"{home}/xdg", environ={})
+    try:
+        result = detect_containers(spec=SPEC, env=env)
+        handle = start_detection(spec=SPEC, env=env)
+        background = await_detection(handle)
+    finally:
+        docker.close()
+        podman.close()
+    assert {18091, 28200, 28201} == {port for _, port, _ in result}
+    assert {"unix://" + f"{home}/.docker/desktop/docker.sock"} == {
+        info.daemon for key, info in result.items() if key[1] == 18091}
+    assert result == background
+
+
+def test_docker_host_names_the_only_daemon() -> None:
+    """A set DOCKER_HOST that fails is an error, not a quiet fall back to other daemons."""
+    with pytest.raises(DaemonNotFound, match="DOCKER_HOST"):
+        detect_containers(spec=SPEC, env=env_for(DOCKER_HOST="unix:///nonexistent/docker.sock"))
+
+
+def test_no_daemon_at_all() -> None:
+    with pytest.raises(DaemonNotFound):
+        detect_containers(spec=SPEC, env=env_for())
+    assert dict(await_detection(start_detection(spec=SPEC, env=env_for()))) == {}
+
+
+def test_non_2xx_list_is_invalid_response() -> None:
+    routes = {("GET", "/containers/json"): http_response(500, "<html>oops</html>", [("Content-Type", "text/html")])}
+    with fake_daemon(routes) as daemon, pytest.raises(InvalidResponse, match="500"):
+        detect_containers(spec=SPEC, env=docker_host_env(daemon))
+
+
+def test_daemon_that_never_answers_ends_by_the_deadline() -> None:
+    routes = {("GET", "/containers/json"): lambda conn: hang(conn, 3)}
+    with fake_daemon(routes) as daemon:
+        started = time.monotonic()
+        with pytest.raises(InvalidResponse, match="deadline"):
+            detect_containers(spec=SPEC, env=docker_host_env(daemon), limits=Limits(deadline=0.5))
+        elapsed = time.monotonic() - started
+        assert elapsed < 1.5
+        started = time.monotonic()
+        handle = start_detection(spec=SPEC, env=docker_host_env(daemon), limits=Limits(deadline=0.5))
+        assert {} == dict(await_detection(handle))
+        assert time.monotonic() - started < 1.5
+
+
+def test_await_returns_within_its_timeout_whatever_the_daemon_does() -> None:
+    """await_detection gives up at its timeout even when the request deadline is longer."""
+    routes = {("GET", "/containers/json"): lambda conn: hang(conn, 3)}
+    with fake_daemon(routes) as daemon:
+        handle = start_detection(spec=SPEC, env=docker_host_env(daemon), limits=Limits(deadline=10))
+        started = time.monotonic()
+        assert dict(await_detection(handle, timeout=0.3)) == {}
+        assert time.monotonic() - started < 1.0
+
+
+def test_stop_falls_through_a_404_to_the_next_daemon(tmp_path: pytest.TempPathFactory) -> None:
+    import os
+
+    first = FakeDaemon()  # answers 404 to everything
+    second = FakeDaemon({("POST", "/containers/web/stop?t=10"): http_response(204, b"", DOCKER_HEADERS)})
+    home = str(tmp_path)
+    os.makedirs(f"{home}/.docker/desktop")
+    os.makedirs(f"{home}/.docker/run")
+    os.symlink(first.path, f"{home}/.docker/desktop/docker.sock")
+    os.symlink(second.path, f"{home}/.docker/run/docker.sock")
+    env = Env(platform="linux", home=home, environ={})
+    try:
+        assert stop_container("web", env=env, spec=SPEC) == StopOutcome.STOPPED
+        assert stop_container("other", env=env, spec=SPEC) == StopOutcome.NOT_FOUND
+        assert [(m, t) for m, t, _ in first.requests][:1] == [("POST", "/containers/web/stop?t=10")]
+    finally:
+        first.close()
+        second.close()
+
+
+def test_podman_kill_of_stopped_container_quirk() -> None:
+    body = '{"cause":"container state improper","message":"can only kill running containers","response":500}'
+    routes = {("POST", "/containers/web/kill"): http_response(500, body, PODMAN_HEADERS)}
+    with fake_daemon(routes) as daemon:
+        assert stop_container("web", force=True, env=docker_host_env(daemon), spec=SPEC) == StopOutcome.ALREADY_STOPPED
+
+
+@pytest.mark.parametrize("bad", ["", "a/b", "a?b", "a#b", "a%2f", "a b", "a\r\nb", "a\x00", "\x7f", "../x", "-x"])
+def test_unsafe_ids_are_refused_before_any_io(bad: str) -> None:
+    with fake_daemon() as daemon:
+        with pytest.raises(InvalidContainerId):
+            stop_container(bad, env=docker_host_env(daemon), spec=SPEC)
+        assert daemon.requests == []
+
+
+def test_stop_of_a_hostile_daemon_is_failed() -> None:
+    routes = {("POST", "/containers/web/stop?t=10"): b"garbage\r\n\r\n"}
+    with fake_daemon(routes) as daemon:
+        assert stop_container("web", env=docker_host_env(daemon), spec=SPEC) == StopOutcome.FAILED
+
+
+def test_no_threads_left_after_detection() -> None:
+    before = set(threading.enumerate())
+    routes = {("GET", "/containers/json"): http_response(200, DOCKER_BODY, DOCKER_HEADERS)}
+    with fake_daemon(routes) as daemon:
+        detect_containers(spec=SPEC, env=docker_host_env(daemon))
+    time.sleep(0.1)
+    assert set() == {t for t in threading.enumerate() if t.name.startswith("dockspec")} - before
