@@ -344,7 +344,7 @@ write_containers_json() {
           IFS=';' read -r ip off cnt cport proto <<<"$p"
           for ((i = 0; i < cnt; i++)); do
             if [ -z "$ip" ]; then ipj=null; else ipj="\"$ip\""; fi
-            pj+=("{\"host_ip\": $ipj, \"host_port\": $((base + off + i)), \"container_port\": $((cport + i)), \"protocol\": \"$proto\"}")
+            pj+=("{\"host_ip\": $ipj, \"host_port\": $((base + off + i)), \"container_port\": $((cport + i)), \"protocol\": \"$proto\", \"range_start\": $((base + off)), \"range_count\": $cnt}")
           done
         done
         printf '   "publish": [%s],\n' "$(IFS=,; echo "${pa[*]}" | sed 's/,/, /g')"
