@@ -21,7 +21,7 @@ RL_USER=${DOCKSPEC_ROOTLESS_USER:-dsrootless}
 STD_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 PING_TIMEOUT=${DOCKSPEC_PING_TIMEOUT:-60}
 
-PACKAGES=(podman docker.io runc conmon netavark iptables uidmap slirp4netns
+PACKAGES=(podman docker.io runc conmon netavark iptables uidmap slirp4netns fuse-overlayfs
           busybox-static iproute2 curl)
 
 export PATH=$STD_PATH${PATH:+:$PATH}
@@ -97,7 +97,7 @@ our_pid() {
   local f=$STATE/$1.pid pat=$2 pid
   [ -s "$f" ] || return 1
   pid=$(cat "$f")
-  [ -r "/proc/$pid/cmdline" ] || return 1
+  alive "$pid" || return 1
   tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q -- "$pat" || return 1
   echo "$pid"
 }
@@ -185,7 +185,7 @@ wait_ping() {
   pid=$(cat "$STATE/$pidname.pid")
   while :; do
     if curl -sf -m 3 "$@" >/dev/null 2>&1; then log "$name answers _ping"; return 0; fi
-    if ! kill -0 "$pid" 2>/dev/null; then
+    if ! alive "$pid"; then
       log "$name (pid $pid) exited before answering _ping; last lines of $logf:"
       tail -n 40 "$logf" >&2 || true
       exit 1
@@ -423,13 +423,20 @@ cmd_up() {
   log "up done in $((SECONDS - t0))s; env: $STATE/env, containers: $STATE/containers.json"
 }
 
+# alive PID: the process exists and is not a zombie (pid 1 here may reap late).
+alive() {
+  local st
+  st=$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' "/proc/$1/status" 2>/dev/null) || return 1
+  [ -n "$st" ] && [ "$st" != Z ] && [ "$st" != X ]
+}
+
 stop_pid() {  # NAME CMDPAT
   local pid i
   pid=$(our_pid "$1" "$2") || { rm -f "$STATE/$1.pid"; return 0; }
   log "stopping $1 (pid $pid)"
   kill -TERM "$pid" 2>/dev/null || true
-  for ((i = 0; i < 60; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
-  if kill -0 "$pid" 2>/dev/null; then log "$1 (pid $pid) ignored SIGTERM; SIGKILL"; kill -KILL "$pid" 2>/dev/null || true; fi
+  for ((i = 0; i < 100; i++)); do alive "$pid" || break; sleep 0.2; done
+  if alive "$pid"; then log "$1 (pid $pid) ignored SIGTERM for 20s; SIGKILL"; kill -KILL "$pid" 2>/dev/null || true; fi
   rm -f "$STATE/$1.pid"
 }
 
