@@ -34,9 +34,15 @@ unset DOCKER_HOST DOCKER_CONTEXT DOCKER_CONFIG CONTAINER_HOST CONTAINER_CONNECTI
 # host ports = base + offset). Fields: suffix|kind|command|labels|publish...
 # publish = host_ip;host_port_offset;count;container_port;protocol
 # (host_ip empty = all addresses; count > 1 = a published range).
+# shellcheck disable=SC2034  # read through ${!cmdvar}
 CMD_SERVE='trap "exit 0" TERM; httpd -p 80; while :; do sleep 1; done'
+# shellcheck disable=SC2034
 CMD_RANGE='trap "exit 0" TERM; httpd -p 8200; while :; do sleep 1; done'
-CMD_UDP='trap "exit 0" TERM; (while :; do nc -u -l -p 53 </dev/null >/dev/null 2>&1; sleep 1; done) & while :; do sleep 1; done'
+# Debian's busybox nc has no -u (and busybox-static has no udpsvd/dnsd): nothing
+# listens on 53/udp inside; the published host socket is held by the daemon.
+# shellcheck disable=SC2034
+CMD_UDP='trap "exit 0" TERM; while :; do sleep 1; done'
+# shellcheck disable=SC2034
 CMD_IDLE='trap "exit 0" TERM; while :; do sleep 1; done'
 DEFS=(
   "web|run|SERVE|compose|;80;1;80;tcp"
