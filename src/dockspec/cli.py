@@ -1,0 +1,547 @@
+"""The `dockspec` command: which container owns this host port?
+
+Subcommands: ports, ps, who, stop, kill, endpoints; `--json` on each prints a
+list of objects (docs/cli.md). Exit status: 0 ok, 1 not found / stop failed,
+2 ambiguous / unsafe id / usage, 3 no daemon or invalid DOCKER_HOST,
+4 psutil missing, 130 interrupted. Only `import dockspec.cli` loads this
+module (never `import dockspec`), and psutil is imported by `ports` alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import json
+import os
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, NoReturn, TextIO
+
+import attrs
+
+from dockspec.detect import DaemonReport, probe_endpoints, stop_container
+from dockspec.env import Env
+from dockspec.errors import DaemonNotFound, InvalidContainerId, InvalidDockerHost
+from dockspec.models import (
+    Ambiguous,
+    ContainerInfo,
+    ContainerPortMap,
+    Found,
+    PortKey,
+    Protocol,
+    StopOutcome,
+)
+from dockspec.ports import lookup_published_container
+
+__all__ = ["main", "parse_target"]
+
+EXIT_OK = 0
+EXIT_NOT_FOUND = 1
+EXIT_AMBIGUOUS = 2
+EXIT_USAGE = 2
+EXIT_NO_DAEMON = 3
+EXIT_NO_PSUTIL = 4
+EXIT_INTERRUPTED = 130
+
+HINT = "hint: run `dockspec endpoints` to see what was tried"
+
+EPILOG = """\
+examples:
+  dockspec ports                    every listening socket, with its container
+  dockspec ports --containers-only  only the sockets a container owns
+  dockspec ps                       running containers of every daemon
+  dockspec who 8080                 which container publishes tcp port 8080?
+  dockspec who 127.0.0.1:5353/udp   ... udp port 5353 on 127.0.0.1?
+  dockspec who '[::1]:8080'         ... an IPv6 address, in brackets
+  dockspec stop web                 stop a container by name or id (kill: SIGKILL)
+  dockspec endpoints                every socket tried, and why each failed
+  dockspec ps --json                machine-readable (shapes: docs/cli.md)
+
+DOCKER_HOST, when set, names the one daemon to use. XDG_RUNTIME_DIR decides
+where rootless Podman's and Docker's sockets are looked for.
+
+exit status: 0 ok; 1 no container / stop failed; 2 ambiguous, unsafe id or
+usage error; 3 no daemon answered or DOCKER_HOST is invalid; 130 interrupted.
+"""
+
+
+class CliError(Exception):
+    """A clean, one-line failure: printed as `dockspec: <message>`, then exit `status`."""
+
+    def __init__(self, message: str, status: int, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.hint = hint
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+# ---------------------------------------------------------------- detection
+
+
+@attrs.frozen
+class Detection:
+    """Every daemon's report, merged: the port map, containers by id, engines by daemon url."""
+
+    reports: tuple[DaemonReport, ...]
+    port_map: ContainerPortMap
+    containers: dict[str, ContainerInfo]
+    engines: dict[str, str]
+
+
+def _no_daemon_message(reports: Sequence[DaemonReport], explicit: bool) -> str:
+    if explicit and reports:
+        first = reports[0]
+        return f"the daemon named by {first.endpoint.origin} ({first.endpoint.url}) did not answer: {first.error}"
+    if not reports:
+        return "no Docker or Podman socket found at any default path"
+    return "no daemon answered: " + "; ".join(f"{r.endpoint.url}: {r.error}" for r in reports)
+
+
+def _probe(env: Env, *, all_endpoints: bool = False) -> tuple[list[DaemonReport], bool]:
+    """probe_endpoints, with an invalid DOCKER_HOST as a CliError (exit 3)."""
+    try:
+        return probe_endpoints(env=env, all_endpoints=all_endpoints)
+    except InvalidDockerHost as exc:
+        raise CliError(
+            f"invalid DOCKER_HOST {exc.value!r}: {exc.message} (at character {exc.position})", EXIT_NO_DAEMON
+        ) from None
+
+
+def detect(env: Env, err: TextIO) -> Detection:
+    """Probe every daemon; CliError (exit 3) when none answered usefully.
+
+    Reports that failed while others answered are warnings on `err`. The
+    merge mirrors detect_containers (an earlier endpoint wins a key both
+    claim), which does not hand back the reports themselves.
+    """
+    reports, explicit = _probe(env)
+    good = [r for r in reports if r.ok]
+    if not good:
+        raise CliError(_one_line(_no_daemon_message(reports, explicit)), EXIT_NO_DAEMON, HINT)
+    for report in reports:
+        if not report.ok:
+            print(f"dockspec: warning: {report.endpoint.url}: {_one_line(report.error or '')}", file=err)
+    merged: dict[PortKey, ContainerInfo] = {}
+    containers: dict[str, ContainerInfo] = {}
+    engines: dict[str, str] = {}
+    for report in good:
+        for key, info in report.bindings.items():
+            merged.setdefault(key, info)
+        for info in report.containers:
+            containers.setdefault(info.id, info)
+        if report.engine:
+            engines.setdefault(report.endpoint.url, report.engine)
+    return Detection(tuple(reports), ContainerPortMap(merged), containers, engines)
+
+
+# ---------------------------------------------------------------- formatting
+
+
+def _table(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
+    """Columns padded to their widest cell; the last column is not padded."""
+    all_rows = [list(headers), *[list(r) for r in rows]]
+    widths = [max(len(r[i]) for r in all_rows) for i in range(len(headers))]
+    lines = []
+    for row in all_rows:
+        cells = [cell.ljust(widths[i]) for i, cell in enumerate(row[:-1])] + [row[-1]]
+        lines.append("  ".join(cells).rstrip())
+    return "\n".join(lines)
+
+
+def _address(ip: str | None, port: int) -> str:
+    if ip is None:
+        return f"*:{port}"
+    return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
+
+
+def _container_json(info: ContainerInfo, engines: dict[str, str]) -> dict[str, Any]:
+    return {
+        "id": info.id,
+        "name": info.name,
+        "image": info.image,
+        "daemon": info.daemon,
+        "engine": engines.get(info.daemon) if info.daemon else None,
+    }
+
+
+def _print_json(rows: list[dict[str, Any]], out: TextIO) -> None:
+    out.write(json.dumps(rows, indent=2) + "\n")
+
+
+def _short(container_id: str) -> str:
+    return container_id[:12]
+
+
+# ---------------------------------------------------------------- commands
+
+
+def cmd_ports(args: argparse.Namespace, env: Env, out: TextIO, err: TextIO) -> int:
+    """Every listening socket, named by its container (exact, wildcard, helper evidence, fallback)."""
+    try:
+        import psutil  # noqa: F401  (the `cli` extra; checked before any daemon is asked)
+    except ImportError:
+        raise CliError("`dockspec ports` needs psutil: pip install 'dockspec[cli]'", EXIT_NO_PSUTIL) from None
+    from dockspec.podman import RootlessPodmanResolver, lookup_rootless_podman_container
+    from dockspec.sockets import attribute, host_sockets
+    from dockspec.spec import builtin_spec
+
+    detection = detect(env, err)
+    spec = builtin_spec()
+    resolver = RootlessPodmanResolver(spec=spec)
+
+    def rootless(pid: int, name: str) -> ContainerInfo | None:
+        return lookup_rootless_podman_container(pid, name, resolver, env=env)
+
+    rows = []
+    for sock in host_sockets():
+        found = attribute(sock, detection.port_map, detection.containers, spec, rootless)
+        if args.containers_only and found.container is None and not found.candidates:
+            continue
+        rows.append((sock, found))
+    if args.json:
+        _print_json(
+            [
+                {
+                    "protocol": sock.protocol.value,
+                    "ip": sock.ip,
+                    "port": sock.port,
+                    "pid": sock.pid,
+                    "process": sock.process,
+                    "container": _container_json(a.container, detection.engines) if a.container else None,
+                    "candidates": [_container_json(c, detection.engines) for c in a.candidates],
+                    "via": a.via,
+                }
+                for sock, a in rows
+            ],
+            out,
+        )
+        return EXIT_OK
+    table = []
+    for sock, a in rows:
+        if a.container is not None:
+            name, image = a.container.name, a.container.image or "-"
+        elif a.candidates:
+            name, image = "one of " + ", ".join(c.name for c in a.candidates), "-"
+        else:
+            name = image = "-"
+        pid = "-" if sock.pid is None else str(sock.pid)
+        table.append([sock.protocol.value, _address(sock.ip, sock.port), pid, sock.process or "-", name, image])
+    print(_table(["PROTO", "LOCAL ADDRESS", "PID", "PROCESS", "CONTAINER", "IMAGE"], table), file=out)
+    geteuid = getattr(os, "geteuid", None)
+    if geteuid is not None and geteuid() != 0 and any(sock.pid is None for sock, _ in rows):
+        print("dockspec: some sockets' processes are not visible to this user (run as root to see them)", file=err)
+    return EXIT_OK
+
+
+def _ports_of(report: DaemonReport) -> dict[str, list[PortKey]]:
+    by_id: dict[str, list[PortKey]] = {}
+    for key, info in report.bindings.items():
+        by_id.setdefault(info.id, []).append(key)
+    for keys in by_id.values():
+        keys.sort(key=lambda k: (k[1], k[2].value, k[0] or ""))
+    return by_id
+
+
+def _port_ranges(keys: list[PortKey]) -> str:
+    """`*:8200-8203/tcp, 127.0.0.1:8081/tcp`: consecutive ports on one address and protocol folded."""
+    groups: dict[tuple[str | None, Protocol], list[int]] = {}
+    for ip, port, protocol in keys:
+        groups.setdefault((ip, protocol), []).append(port)
+    parts = []
+    for (ip, protocol), ports in groups.items():
+        ports.sort()
+        host = "*" if ip is None else (f"[{ip}]" if ":" in ip else ip)
+        runs: list[list[int]] = []
+        for port in ports:
+            if runs and port == runs[-1][1] + 1:
+                runs[-1][1] = port
+            else:
+                runs.append([port, port])
+        for start, end in runs:
+            span = str(start) if start == end else f"{start}-{end}"
+            parts.append(f"{host}:{span}/{protocol.value}")
+    return ", ".join(parts)
+
+
+def cmd_ps(args: argparse.Namespace, env: Env, out: TextIO, err: TextIO) -> int:
+    """Running containers of every daemon that answered, with their published ports."""
+    detection = detect(env, err)
+    rows: list[tuple[DaemonReport, ContainerInfo, list[PortKey]]] = []
+    for report in detection.reports:
+        if not report.ok:
+            continue
+        ports = _ports_of(report)
+        for info in sorted(report.containers, key=lambda c: (c.name, c.id)):
+            rows.append((report, info, ports.get(info.id, [])))
+    if args.json:
+        _print_json(
+            [
+                {
+                    "id": info.id,
+                    "name": info.name,
+                    "image": info.image,
+                    "daemon": report.endpoint.url,
+                    "engine": report.engine,
+                    "version": report.version,
+                    "ports": [{"ip": ip, "port": port, "protocol": proto.value} for ip, port, proto in keys],
+                }
+                for report, info, keys in rows
+            ],
+            out,
+        )
+        return EXIT_OK
+    table = [
+        [
+            info.name,
+            _short(info.id),
+            info.image or "-",
+            _port_ranges(keys) or "-",
+            f"{report.endpoint.url} ({report.engine or 'unknown'})",
+        ]
+        for report, info, keys in rows
+    ]
+    print(_table(["NAME", "ID", "IMAGE", "PORTS", "DAEMON"], table), file=out)
+    return EXIT_OK
+
+
+def parse_target(text: str) -> tuple[str | None, int, Protocol]:
+    """`PORT[/udp]`, `ADDR:PORT[/proto]` or `[V6]:PORT[/proto]` as (ip or None, port, protocol).
+
+    Raises ValueError with a message meant for the user.
+    """
+    rest, slash, proto_text = text.strip().partition("/")
+    protocol = Protocol.TCP
+    if slash:
+        try:
+            protocol = Protocol(proto_text.lower())
+        except ValueError:
+            raise ValueError(f"unknown protocol {proto_text!r} (tcp or udp)") from None
+    ip: str | None = None
+    port_text = rest
+    if rest.startswith("["):
+        host, bracket, tail = rest[1:].partition("]")
+        if not bracket or not tail.startswith(":"):
+            raise ValueError(f"expected [ADDR]:PORT, got {rest!r}")
+        ip, port_text = host, tail[1:]
+    elif ":" in rest:
+        if rest.count(":") > 1:
+            raise ValueError(f"put an IPv6 address in brackets: [ADDR]:PORT, got {rest!r}")
+        ip, _, port_text = rest.partition(":")
+    if ip is not None:
+        try:
+            ip = ipaddress.ip_address(ip).compressed
+        except ValueError:
+            raise ValueError(f"not an IP address: {ip!r}") from None
+    if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
+        raise ValueError(f"not a port (1-65535): {port_text!r}")
+    return ip, int(port_text), protocol
+
+
+def cmd_who(args: argparse.Namespace, env: Env, out: TextIO, err: TextIO) -> int:
+    """The container publishing a port: exact address (with ADDR) or any address (proxy fallback)."""
+    try:
+        ip, port, protocol = parse_target(args.target)
+    except ValueError as exc:
+        raise CliError(str(exc), EXIT_USAGE) from None
+    detection = detect(env, err)
+    if ip is None:
+        match = lookup_published_container(detection.port_map, (None, port), protocol, allow_proxy_fallback=True)
+        what = f"{protocol.value} port {port}"
+    else:
+        match = lookup_published_container(detection.port_map, (ip, port), protocol)
+        what = f"{protocol.value} {_address(ip, port)}"
+    if isinstance(match, Found):
+        found: tuple[ContainerInfo, ...] = (match.container,)
+        status = EXIT_OK
+    elif isinstance(match, Ambiguous):
+        found, status = match.candidates, EXIT_AMBIGUOUS
+    else:
+        found, status = (), EXIT_NOT_FOUND
+    if args.json:
+        _print_json([_container_json(c, detection.engines) for c in found], out)
+        return status
+
+    def line(c: ContainerInfo) -> str:
+        engine = detection.engines.get(c.daemon or "", "unknown")
+        return f"{c} id {_short(c.id)} on {c.daemon or 'unknown daemon'} ({engine})"
+
+    if status == EXIT_OK:
+        print(f"{what}: {line(found[0])}", file=out)
+    elif status == EXIT_AMBIGUOUS:
+        print(f"{what} is published by {len(found)} containers:", file=out)
+        for c in found:
+            print(f"  {line(c)}", file=out)
+    else:
+        print(f"no container publishes {what}", file=out)
+    return status
+
+
+def _stop(force: bool) -> Callable[[argparse.Namespace, Env, TextIO, TextIO], int]:
+    def command(args: argparse.Namespace, env: Env, out: TextIO, err: TextIO) -> int:
+        """Stop or kill one container; 0 only when it is (now or already) stopped."""
+        action = "kill" if force else "stop"
+        try:
+            outcome = stop_container(args.container, force=force, timeout=args.time, env=env)
+        except InvalidContainerId as exc:
+            raise CliError(_one_line(str(exc)), EXIT_USAGE) from None
+        except InvalidDockerHost as exc:
+            raise CliError(
+                f"invalid DOCKER_HOST {exc.value!r}: {exc.message} (at character {exc.position})", EXIT_NO_DAEMON
+            ) from None
+        if outcome is StopOutcome.FAILED:
+            # stop_container says FAILED when nobody answered too: tell that apart.
+            reports, explicit = _probe(env)
+            if not any(r.ok for r in reports):
+                raise CliError(_one_line(_no_daemon_message(reports, explicit)), EXIT_NO_DAEMON, HINT)
+        if args.json:
+            _print_json([{"container": args.container, "action": action, "outcome": outcome.value}], out)
+        else:
+            text = {
+                StopOutcome.STOPPED: f"{args.container}: {'killed' if force else 'stopped'}",
+                StopOutcome.ALREADY_STOPPED: f"{args.container}: already stopped",
+                StopOutcome.NOT_FOUND: f"{args.container}: no such container on any daemon",
+                StopOutcome.FAILED: f"{args.container}: {action} failed (a daemon refused or answered badly)",
+            }[outcome]
+            print(text, file=out)
+        return EXIT_OK if outcome in (StopOutcome.STOPPED, StopOutcome.ALREADY_STOPPED) else EXIT_NOT_FOUND
+
+    return command
+
+
+def cmd_endpoints(args: argparse.Namespace, env: Env, out: TextIO, err: TextIO) -> int:
+    """Every endpoint dockspec would try, in order, and what each said: the first thing to run when nothing is found."""
+    reports, _ = _probe(env, all_endpoints=True)
+    if args.json:
+        _print_json(
+            [
+                {
+                    "url": r.endpoint.url,
+                    "transport": r.endpoint.transport,
+                    "address": r.endpoint.address,
+                    "origin": r.endpoint.origin,
+                    "expected_engine": r.endpoint.engine,
+                    "reachable": r.reachable,
+                    "ok": r.ok,
+                    "engine": r.engine,
+                    "version": r.version,
+                    "elapsed_ms": round(r.elapsed * 1000, 1),
+                    "containers": len(r.containers) if r.ok else None,
+                    "error": r.error,
+                }
+                for r in reports
+            ],
+            out,
+        )
+    else:
+        table = []
+        for r in reports:
+            if r.ok:
+                status = f"ok, {len(r.containers)} running container{'s' if len(r.containers) != 1 else ''}"
+            elif r.reachable:
+                status = f"answered, but: {_one_line(r.error or '')}"
+            else:
+                status = f"unreachable: {_one_line(r.error or '')}"
+            daemon = " ".join(x for x in (r.engine, r.version) if x) or "-"
+            table.append([r.endpoint.origin or "-", r.endpoint.url, daemon, f"{r.elapsed * 1000:.0f} ms", status])
+        print(_table(["ORIGIN", "URL", "DAEMON", "TIME", "STATUS"], table), file=out)
+    return EXIT_OK if any(r.ok for r in reports) else EXIT_NO_DAEMON
+
+
+# ---------------------------------------------------------------- parser
+
+
+def _version_text() -> str:
+    import dockspec
+    from dockspec._generated import SPEC_DIGEST
+
+    return f"dockspec {dockspec.__version__} (spec {SPEC_DIGEST})"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argparse tree; every subcommand takes --json."""
+    parser = argparse.ArgumentParser(
+        prog="dockspec",
+        description="Which container owns this host port? Asks Docker and Podman daemons directly.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=_version_text())
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--json", action="store_true", help="print a JSON list of objects (docs/cli.md)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    ports = sub.add_parser("ports", parents=[common], help="listening sockets and the containers that own them")
+    ports.add_argument("--containers-only", action="store_true", help="hide sockets no container owns")
+    ports.set_defaults(func=cmd_ports)
+
+    ps = sub.add_parser("ps", parents=[common], help="running containers of every daemon, with published ports")
+    ps.set_defaults(func=cmd_ps)
+
+    who = sub.add_parser(
+        "who",
+        parents=[common],
+        help="which container publishes PORT[/udp] or ADDR:PORT[/udp]",
+        description="Exit 0 found, 1 no container, 2 ambiguous. Without ADDR any address matches.",
+    )
+    who.add_argument("target", metavar="[ADDR:]PORT[/udp]", help="e.g. 8080, 5353/udp, 127.0.0.1:8080, [::1]:8080")
+    who.set_defaults(func=cmd_who)
+
+    for name, force, text in (
+        ("stop", False, "stop a container (SIGTERM, then SIGKILL after --time s)"),
+        ("kill", True, "kill a container (SIGKILL)"),
+    ):
+        command = sub.add_parser(
+            name, parents=[common], help=text, description=f"{text}. Exit 0 when stopped or already stopped."
+        )
+        command.add_argument("container", metavar="ID|NAME")
+        command.add_argument(
+            "-t", "--time", type=int, default=10, help="seconds to wait before SIGKILL (stop only; default 10)"
+        )
+        command.set_defaults(func=_stop(force))
+
+    endpoints = sub.add_parser(
+        "endpoints", parents=[common], help="every endpoint tried, in order, and what each answered"
+    )
+    endpoints.set_defaults(func=cmd_endpoints)
+    return parser
+
+
+def _fail(message: str, status: int, err: TextIO, hint: str | None = None) -> int:
+    print(f"dockspec: {message}", file=err)
+    if hint:
+        print(hint, file=err)
+    return status
+
+
+def _quiet_exit(status: int) -> NoReturn:
+    """Leave without flushing into a closed pipe (`dockspec ports | head`)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    sys.exit(status)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `dockspec` script and `python -m dockspec`; returns the exit status."""
+    out, err = sys.stdout, sys.stderr
+    try:
+        args = build_parser().parse_args(argv)
+        env = Env.from_os()
+        status: int = args.func(args, env, out, err)
+        out.flush()
+        return status
+    except CliError as exc:
+        return _fail(str(exc), exc.status, err, exc.hint)
+    except InvalidDockerHost as exc:
+        return _fail(f"invalid DOCKER_HOST {exc.value!r}: {exc.message}", EXIT_NO_DAEMON, err)
+    except DaemonNotFound as exc:
+        return _fail(_one_line(str(exc)), EXIT_NO_DAEMON, err, HINT)
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        _quiet_exit(1)

@@ -1,0 +1,246 @@
+"""Host sockets, and which container each one belongs to (for `dockspec ports`).
+
+The attribution (`attribute` and its helpers) is pure: literal sockets and
+containers in, an Attribution out, so every rule is unit-tested without a
+daemon or /proc. `host_sockets()` is the only I/O; it imports psutil lazily,
+so `import dockspec` never needs the `cli` extra.
+
+Which process names are helpers, and how each one's container is found,
+comes from the spec (spec/helpers.yaml), never from names written here.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable, Iterable, Mapping
+
+import attrs
+
+from dockspec._generated.models import HelperProcess, Spec
+from dockspec.models import Ambiguous, ContainerInfo, ContainerPortMap, Found, Protocol
+from dockspec.ports import lookup_published_container
+
+__all__ = [
+    "Attribution",
+    "HostSocket",
+    "RootlessLookup",
+    "attribute",
+    "find_container",
+    "flag_value",
+    "helper_for",
+    "host_sockets",
+    "sort_key",
+]
+
+RootlessLookup = Callable[[int, str], ContainerInfo | None]
+"""(pid, process name) -> the container a rootless port forwarder serves, or None."""
+
+# Attribution.via values: how the container was found.
+VIA_BINDING = "binding"
+VIA_FALLBACK = "port-fallback"
+
+
+@attrs.frozen
+class HostSocket:
+    """A listening TCP socket or a bound, unconnected UDP socket on the host.
+
+    `pid`, `process` and `cmdline` are None/empty when the process is not
+    visible to this user (another user's socket, without root).
+    """
+
+    protocol: Protocol
+    ip: str
+    port: int
+    pid: int | None = None
+    process: str | None = None
+    cmdline: tuple[str, ...] = ()
+
+
+@attrs.frozen
+class Attribution:
+    """The socket's container (or the candidates, when several publish it) and how it was found.
+
+    `via` is binding (exact or every-address binding), a helper's resolve
+    kind from the spec (cmdline-id, cmdline-ports, rootless-netns), or
+    port-fallback (the one container publishing that port and protocol);
+    None when nothing matched.
+    """
+
+    container: ContainerInfo | None = None
+    candidates: tuple[ContainerInfo, ...] = ()
+    via: str | None = None
+
+
+NO_CONTAINER = Attribution()
+
+
+def helper_for(process: str | None, spec: Spec) -> HelperProcess | None:
+    """The spec's helper record for a process name, if it is one."""
+    if not process:
+        return None
+    for helper in spec.helpers:
+        if helper.name == process:
+            return helper
+    return None
+
+
+def flag_value(cmdline: Iterable[str], flag: str) -> str | None:
+    """The value of `flag` in a command line: `flag VALUE` or `flag=VALUE`.
+
+    Go's flag package (docker-proxy) accepts one or two leading dashes, so a
+    single-dash long flag also matches its double-dash spelling.
+    """
+    spellings = {flag}
+    if flag.startswith("-") and not flag.startswith("--") and len(flag) > 2:
+        spellings.add("-" + flag)
+    args = list(cmdline)
+    for i, arg in enumerate(args):
+        if arg in spellings:
+            return args[i + 1] if i + 1 < len(args) else None
+        name, sep, value = arg.partition("=")
+        if sep and name in spellings:
+            return value
+    return None
+
+
+def find_container(containers: Mapping[str, ContainerInfo], container_id: str) -> ContainerInfo | None:
+    """The detected container with this id, or the only one whose id starts with it (or it with theirs)."""
+    if not container_id:
+        return None
+    exact = containers.get(container_id)
+    if exact is not None:
+        return exact
+    matches = {
+        info
+        for cid, info in containers.items()
+        if cid and (cid.startswith(container_id) or container_id.startswith(cid))
+    }
+    return matches.pop() if len(matches) == 1 else None
+
+
+def _by_helper(
+    helper: HelperProcess,
+    sock: HostSocket,
+    port_map: ContainerPortMap,
+    containers: Mapping[str, ContainerInfo],
+    rootless: RootlessLookup | None,
+) -> Attribution | None:
+    """What the helper's own evidence (command line, network namespace) says, if anything."""
+    if helper.resolve == "cmdline-id" and helper.id_flag:
+        value = flag_value(sock.cmdline, helper.id_flag)
+        found = find_container(containers, value) if value else None
+        return Attribution(found, via=helper.resolve) if found is not None else None
+    if helper.resolve == "cmdline-ports" and helper.port_flag:
+        value = flag_value(sock.cmdline, helper.port_flag)
+        if value is None or not value.isdigit():
+            return None
+        # The listening address is the helper's host address (docker-proxy
+        # binds exactly -host-ip); a spec'd ip_flag, when the schema has one, wins.
+        ip_flag = getattr(helper, "ip_flag", None)
+        ip = (flag_value(sock.cmdline, ip_flag) if isinstance(ip_flag, str) else None) or sock.ip
+        match = lookup_published_container(port_map, (ip, int(value)), sock.protocol)
+        return Attribution(match.container, via=helper.resolve) if isinstance(match, Found) else None
+    if helper.resolve == "rootless-netns" and rootless is not None and sock.pid is not None and sock.process:
+        info = rootless(sock.pid, sock.process)
+        if info is None:
+            return None
+        # Prefer the daemon's record (its image name and daemon url) over storage metadata.
+        return Attribution(find_container(containers, info.id) or info, via=helper.resolve)
+    return None
+
+
+def attribute(
+    sock: HostSocket,
+    port_map: ContainerPortMap,
+    containers: Mapping[str, ContainerInfo],
+    spec: Spec,
+    rootless: RootlessLookup | None = None,
+) -> Attribution:
+    """Which container owns `sock`.
+
+    Order: a helper's own evidence (conmon's container id, docker-proxy's
+    host port, rootlessport's network namespace); then the published binding
+    on that exact address or on every address; then, for helper processes
+    only, the proxy fallback (the one container publishing that port and
+    protocol anywhere), which may be ambiguous. `containers` maps container
+    ids to the detected containers.
+    """
+    helper = helper_for(sock.process, spec)
+    if helper is not None:
+        hit = _by_helper(helper, sock, port_map, containers, rootless)
+        if hit is not None:
+            return hit
+    match = lookup_published_container(port_map, (sock.ip, sock.port), sock.protocol)
+    if isinstance(match, Found):
+        return Attribution(match.container, via=VIA_BINDING)
+    if helper is None:
+        return NO_CONTAINER
+    match = lookup_published_container(port_map, (None, sock.port), sock.protocol, allow_proxy_fallback=True)
+    if isinstance(match, Found):
+        return Attribution(match.container, via=VIA_FALLBACK)
+    if isinstance(match, Ambiguous):
+        return Attribution(None, match.candidates, via=VIA_FALLBACK)
+    return NO_CONTAINER
+
+
+def sort_key(sock: HostSocket) -> tuple[int, str, int, bytes, str, int]:
+    """Port, then protocol, then address (IPv4 before IPv6, numerically), then pid."""
+    family, packed = 99, b""
+    try:
+        address = ipaddress.ip_address(sock.ip)
+    except ValueError:
+        pass
+    else:
+        family, packed = address.version, address.packed
+    return (sock.port, sock.protocol.value, family, packed, sock.ip, -1 if sock.pid is None else sock.pid)
+
+
+def host_sockets() -> list[HostSocket]:
+    """Every listening TCP and bound unconnected UDP socket on the host, sorted, each once.
+
+    Needs psutil (the `cli` extra). A process that vanished or is not ours to
+    read keeps its socket, without name or command line.
+    """
+    import socket
+
+    import psutil
+
+    processes: dict[int, tuple[str | None, tuple[str, ...]]] = {}
+
+    def describe(pid: int) -> tuple[str | None, tuple[str, ...]]:
+        if pid not in processes:
+            name: str | None = None
+            cmdline: tuple[str, ...] = ()
+            try:
+                proc = psutil.Process(pid)
+                name = proc.name() or None
+                cmdline = tuple(proc.cmdline())
+            except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess, OSError):
+                pass
+            processes[pid] = (name, cmdline)
+        return processes[pid]
+
+    seen: set[tuple[Protocol, str, int, int | None]] = set()
+    result = []
+    for conn in psutil.net_connections(kind="inet"):
+        if conn.type == socket.SOCK_STREAM:
+            if conn.status != psutil.CONN_LISTEN:
+                continue
+            protocol = Protocol.TCP
+        elif conn.type == socket.SOCK_DGRAM:
+            if conn.raddr:
+                continue
+            protocol = Protocol.UDP
+        else:
+            continue
+        if not conn.laddr:
+            continue
+        ip, port = conn.laddr.ip, conn.laddr.port
+        key = (protocol, ip, port, conn.pid)
+        if key in seen:
+            continue
+        seen.add(key)
+        name, cmdline = describe(conn.pid) if conn.pid is not None else (None, ())
+        result.append(HostSocket(protocol, ip, port, conn.pid, name, cmdline))
+    result.sort(key=sort_key)
+    return result
