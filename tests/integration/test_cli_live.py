@@ -1,0 +1,127 @@
+"""The installed `dockspec` script against the real Docker, rootful and rootless Podman.
+
+Expected values come from what scripts/daemons.sh started
+(/run/dockspec-daemons/containers.json), never from dockspec's rules. Run as
+root, with XDG_RUNTIME_DIR set to the rootless user's runtime dir so the
+table entry `{xdg_runtime_dir}/podman/podman.sock` finds its daemon.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import shutil
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+
+from tests.integration.conftest import Daemons
+
+pytestmark = pytest.mark.live
+
+DOCKSPEC = shutil.which("dockspec", path=os.path.dirname(sys.executable))
+
+
+def run(daemons: Daemons, *args: str) -> subprocess.CompletedProcess[str]:
+    if hasattr(os, "geteuid") and os.geteuid() != 0:
+        pytest.skip("the live CLI tests run as root (every daemon's helper processes must be visible)")
+    assert DOCKSPEC is not None, "the dockspec console script is not installed next to this python"
+    env = {k: v for k, v in os.environ.items() if k not in ("DOCKER_HOST", "CONTAINER_HOST")}
+    env["XDG_RUNTIME_DIR"] = daemons.env["DOCKSPEC_ROOTLESS_XDG_RUNTIME_DIR"]
+    return subprocess.run([DOCKSPEC, *args], capture_output=True, text=True, env=env, timeout=120, check=False)
+
+
+def run_json(daemons: Daemons, *args: str) -> tuple[int, list[dict[str, Any]]]:
+    result = run(daemons, *args, "--json")
+    assert "Traceback" not in result.stderr, result.stderr
+    data = json.loads(result.stdout)
+    assert isinstance(data, list)
+    return result.returncode, data
+
+
+def same_ip(a: str, b: str) -> bool:
+    return ipaddress.ip_address(a) == ipaddress.ip_address(b)
+
+
+def test_ports_names_every_published_port_of_every_running_container(daemons: Daemons) -> None:
+    """Each port of each running container (ranges: every port, all three daemons) is a row named by it."""
+    status, rows = run_json(daemons, "ports")
+    assert 0 == status
+    expected = [(c["name"], p) for c in daemons.running() for p in c["ports"]]
+    assert {"docker", "podman", "podman-rootless"} == {c["daemon"] for c in daemons.running() if c["ports"]}
+    missing = []
+    wrong = []
+    for name, port in expected:
+        candidates = [
+            r for r in rows
+            if r["port"] == port["host_port"] and r["protocol"] == port["protocol"]
+            and (port["host_ip"] is None or same_ip(r["ip"], port["host_ip"]))
+        ]
+        if not candidates:
+            missing.append((name, port))
+        wrong += [(name, r) for r in candidates if (r["container"] or {}).get("name") != name]
+    assert [] == missing
+    assert [] == wrong
+    # each came through its helper's own evidence, not a guess
+    helpers = {r["process"]: r["via"] for r in rows if r["container"]}
+    assert {"docker-proxy": "cmdline-ports", "conmon": "cmdline-id", "rootlessport": "rootless-netns"} == {
+        k: v for k, v in helpers.items() if k in ("docker-proxy", "conmon", "rootlessport")
+    }
+
+
+def test_ports_rows_carry_the_daemon_of_each_container(daemons: Daemons) -> None:
+    status, rows = run_json(daemons, "ports", "--containers-only")
+    assert 0 == status
+    sockets = {c["name"]: "unix://" + c["socket"] for c in daemons.running()}
+    seen = {r["container"]["name"]: r["container"]["daemon"] for r in rows if r["container"]["name"] in sockets}
+    assert {name: sockets[name] for name in seen} == seen
+    assert {c["name"] for c in daemons.running() if c["ports"]} == set(seen)
+
+
+@pytest.mark.parametrize("prefix", ["dsd", "dsp", "dsr"])
+def test_who_names_the_container_of_a_real_port(daemons: Daemons, prefix: str) -> None:
+    by_name = {c["name"]: c for c in daemons.running()}
+    for suffix, target in (("web", "{}"), ("udp", "{}/udp"), ("lo4", "127.0.0.1:{}"), ("lo6", "[::1]:{}"),
+                           ("range", "{}")):
+        container = by_name[f"{prefix}-{suffix}"]
+        query = target.format(container["ports"][-1]["host_port"])
+        status, data = run_json(daemons, "who", query)
+        assert (0, [(container["name"], container["id"])]) == (status, [(c["name"], c["id"]) for c in data]), query
+    text = run(daemons, "who", str(by_name[f"{prefix}-web"]["ports"][0]["host_port"]))
+    assert 0 == text.returncode
+    assert f"{prefix}-web (" in text.stdout
+
+
+def test_who_on_an_unpublished_port_is_not_found(daemons: Daemons) -> None:
+    published = {p["host_port"] for c in daemons.containers for p in c["ports"]}
+    port = next(p for p in range(19999, 10000, -1) if p not in published)
+    result = run(daemons, "who", str(port))
+    assert 1 == result.returncode
+    assert f"no container publishes tcp port {port}" == result.stdout.strip()
+
+
+def test_ps_lists_every_running_container_with_its_daemon(daemons: Daemons) -> None:
+    status, rows = run_json(daemons, "ps")
+    assert 0 == status
+    ours = {r["name"]: r for r in rows if r["name"].startswith(("dsd-", "dsp-", "dsr-"))}
+    assert {c["name"] for c in daemons.running()} == set(ours)
+    for c in daemons.running():
+        row = ours[c["name"]]
+        assert (c["id"], c["image"], "unix://" + c["socket"]) == (row["id"], row["image"], row["daemon"])
+        assert sorted((p["host_ip"], p["host_port"], p["protocol"]) for p in c["ports"]) == sorted(
+            (p["ip"], p["port"], p["protocol"]) for p in row["ports"]
+        )
+
+
+def test_endpoints_finds_all_three_daemons(daemons: Daemons) -> None:
+    status, rows = run_json(daemons, "endpoints")
+    assert 0 == status
+    ok = {r["address"]: r["engine"] for r in rows if r["ok"]}
+    assert {
+        daemons.env["DOCKSPEC_DOCKER_SOCK"]: "docker",
+        daemons.env["DOCKSPEC_PODMAN_SOCK"]: "podman",
+        daemons.env["DOCKSPEC_ROOTLESS_SOCK"]: "podman",
+    } == ok
