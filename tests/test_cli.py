@@ -468,6 +468,16 @@ def test_ports_names_the_container_of_a_real_socket(listeners: tuple[int, int]) 
     assert row[header.index("IMAGE"):].strip() == "nginx:1"
 
 
+def test_ports_without_psutil_says_how_to_get_it(daemon: FakeDaemon, tmp_path: Path) -> None:
+    """A psutil that cannot be imported (shadowed on PYTHONPATH) is a clean error, exit 4."""
+    (tmp_path / "psutil.py").write_text("raise ImportError('psutil is not installed here')\n")
+    path = os.pathsep.join(p for p in (str(tmp_path), os.environ.get("PYTHONPATH")) if p)
+    result = run("ports", env=clean_env(PYTHONPATH=path, DOCKER_HOST=daemon.url))
+    assert_clean_error(result, 4)
+    assert "dockspec[cli]" in result.stderr
+    assert [] == daemon.requests
+
+
 # ---------------------------------------------------------------- parse_target, port ranges
 
 

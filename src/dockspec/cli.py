@@ -92,12 +92,21 @@ class Detection:
 
 
 def _no_daemon_message(reports: Sequence[DaemonReport], explicit: bool) -> str:
-    if explicit and reports:
-        first = reports[0]
-        return f"the daemon named by {first.endpoint.origin} ({first.endpoint.url}) did not answer: {first.error}"
+    """Why no container list came back, naming every endpoint and its error."""
     if not reports:
         return "no Docker or Podman socket found at any default path"
-    return "no daemon answered: " + "; ".join(f"{r.endpoint.url}: {r.error}" for r in reports)
+    failed = "gave no usable answer" if any(r.reachable for r in reports) else "did not answer"
+    if explicit:
+        first = reports[0]
+        return f"the daemon named by {first.endpoint.origin} ({first.endpoint.url}) {failed}: {first.error}"
+    return f"no daemon {failed}: " + "; ".join(f"{r.endpoint.url}: {r.error}" for r in reports)
+
+
+def _invalid_host(exc: InvalidDockerHost) -> CliError:
+    """One line, where str(exc) has three (value and caret)."""
+    return CliError(
+        f"invalid DOCKER_HOST {exc.value!r}: {_one_line(exc.message)} (at character {exc.position})", EXIT_NO_DAEMON
+    )
 
 
 def _probe(env: Env, *, all_endpoints: bool = False) -> tuple[list[DaemonReport], bool]:
@@ -105,9 +114,7 @@ def _probe(env: Env, *, all_endpoints: bool = False) -> tuple[list[DaemonReport]
     try:
         return probe_endpoints(env=env, all_endpoints=all_endpoints)
     except InvalidDockerHost as exc:
-        raise CliError(
-            f"invalid DOCKER_HOST {exc.value!r}: {exc.message} (at character {exc.position})", EXIT_NO_DAEMON
-        ) from None
+        raise _invalid_host(exc) from None
 
 
 def detect(env: Env, err: TextIO) -> Detection:
@@ -384,13 +391,11 @@ def _stop(force: bool) -> Callable[[argparse.Namespace, Env, TextIO, TextIO], in
         """Stop or kill one container; 0 only when it is (now or already) stopped."""
         action = "kill" if force else "stop"
         try:
-            outcome = stop_container(args.container, force=force, timeout=args.time, env=env)
+            outcome = stop_container(args.container, force=force, timeout=getattr(args, "time", 10), env=env)
         except InvalidContainerId as exc:
             raise CliError(_one_line(str(exc)), EXIT_USAGE) from None
         except InvalidDockerHost as exc:
-            raise CliError(
-                f"invalid DOCKER_HOST {exc.value!r}: {exc.message} (at character {exc.position})", EXIT_NO_DAEMON
-            ) from None
+            raise _invalid_host(exc) from None
         if outcome is StopOutcome.FAILED:
             # stop_container says FAILED when nobody answered too: tell that apart.
             reports, explicit = _probe(env)
@@ -497,9 +502,10 @@ def build_parser() -> argparse.ArgumentParser:
             name, parents=[common], help=text, description=f"{text}. Exit 0 when stopped or already stopped."
         )
         command.add_argument("container", metavar="ID|NAME")
-        command.add_argument(
-            "-t", "--time", type=int, default=10, help="seconds to wait before SIGKILL (stop only; default 10)"
-        )
+        if not force:
+            command.add_argument(
+                "-t", "--time", type=int, default=10, help="seconds the daemon waits before SIGKILL (default 10)"
+            )
         command.set_defaults(func=_stop(force))
 
     endpoints = sub.add_parser(
@@ -538,7 +544,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CliError as exc:
         return _fail(str(exc), exc.status, err, exc.hint)
     except InvalidDockerHost as exc:
-        return _fail(f"invalid DOCKER_HOST {exc.value!r}: {exc.message}", EXIT_NO_DAEMON, err)
+        return _fail(str(_invalid_host(exc)), EXIT_NO_DAEMON, err)
     except DaemonNotFound as exc:
         return _fail(_one_line(str(exc)), EXIT_NO_DAEMON, err, HINT)
     except KeyboardInterrupt:
