@@ -58,7 +58,7 @@ class ResponseReader:
     oversized or cut short raises InvalidResponse.
     """
 
-    __slots__ = ("_body", "_body_size", "_conn", "_head", "_limits")
+    __slots__ = ("_body", "_conn", "_head", "_limits")
 
     def __init__(self, method: str = "GET", limits: Limits = DEFAULT_LIMITS) -> None:
         self._limits = limits
@@ -67,8 +67,9 @@ class ResponseReader:
         self._conn.send(h11.Request(method=method, target="/", headers=[("Host", "localhost")]))
         self._conn.send(h11.EndOfMessage())
         self._head: h11.Response | None = None
-        self._body: list[bytes] = []
-        self._body_size = 0
+        # One growing buffer, not a list of pieces: a body sent as millions of
+        # one-byte chunks must cost its size, not a Python object per chunk.
+        self._body = bytearray()
 
     def feed(self, data: bytes) -> Response | None:
         try:
@@ -90,10 +91,9 @@ class ResponseReader:
                 self._head = event
                 self._check_declared_length(event)
             elif isinstance(event, h11.Data):
-                self._body_size += len(event.data)
-                if self._body_size > self._limits.max_body_bytes:
+                if len(self._body) + len(event.data) > self._limits.max_body_bytes:
                     raise InvalidResponse(f"body exceeds the {self._limits.max_body_bytes}-byte cap")
-                self._body.append(bytes(event.data))
+                self._body += event.data
             elif isinstance(event, h11.EndOfMessage):
                 return self._finish()
             elif isinstance(event, h11.ConnectionClosed):
@@ -113,4 +113,6 @@ class ResponseReader:
         if head is None:  # pragma: no cover - h11 emits Response before EndOfMessage
             raise InvalidResponse("answer ended before its status line")
         headers = tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in head.headers)
-        return Response(status=head.status_code, headers=headers, body=b"".join(self._body))
+        body = bytes(self._body)
+        self._body = bytearray()
+        return Response(status=head.status_code, headers=headers, body=body)

@@ -13,7 +13,12 @@ from dockspec._io.transport import Unreachable, open_channel
 from dockspec.errors import InvalidResponse
 from dockspec.models import DEFAULT_LIMITS, Endpoint, Limits
 
-__all__ = ["Unreachable", "exchange"]
+__all__ = ["FEED_SIZE", "Unreachable", "exchange"]
+
+# The reader gets a received block in slices this large, and the deadline is
+# checked between slices: a block of tiny chunks costs h11 an event per few
+# bytes (~60 ms per 64 KiB), which must not run far past the deadline.
+FEED_SIZE = 8192
 
 
 def _host_header(endpoint: Endpoint) -> str:
@@ -41,11 +46,17 @@ def exchange(
         reader = ResponseReader(method, limits)
         while True:
             data = channel.recv(deadline)
-            response = reader.feed(data)
-            if response is not None:
-                return response
             if not data:
+                response = reader.feed(b"")
+                if response is not None:
+                    return response
                 raise InvalidResponse("the daemon closed the connection before a complete answer")
+            for start in range(0, len(data), FEED_SIZE):
+                if start and time.monotonic() >= deadline:
+                    raise TimeoutError("deadline passed")
+                response = reader.feed(data[start : start + FEED_SIZE])
+                if response is not None:
+                    return response
     except TimeoutError:
         raise InvalidResponse(f"{endpoint.url}: no complete answer before the deadline") from None
     except InvalidResponse as exc:

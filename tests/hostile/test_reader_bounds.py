@@ -1,0 +1,66 @@
+"""What one answer may cost: memory per body byte, and time past the deadline.
+
+These pin the two bugs the hostile daemons found in the reader and the pump:
+a body of tiny chunks cost a Python object per chunk (22x its size), and a
+received block was parsed whole however long that took past the deadline.
+"""
+
+from __future__ import annotations
+
+import time
+import tracemalloc
+
+import pytest
+
+from dockspec._http import ResponseReader
+from dockspec._io.exchange import exchange
+from dockspec.errors import InvalidResponse
+from dockspec.models import Endpoint, Limits
+from tests.hostile.daemon import Conn, after_request, hostile_daemon
+
+CAP = 128 * 1024
+CHUNKED_HEAD = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+
+
+@pytest.mark.parametrize("chunk", [b"2\r\nab\r\n", b"10\r\n" + b"a" * 16 + b"\r\n"])
+def test_tiny_chunks_cost_their_size_not_an_object_each(chunk: bytes) -> None:
+    """Up to the body cap, the reader holds about the body, whatever its chunking."""
+    reader = ResponseReader("GET", Limits(max_body_bytes=CAP))
+    reader.feed(CHUNKED_HEAD)
+    block = chunk * (65536 // len(chunk))
+    tracemalloc.start()
+    try:
+        with pytest.raises(InvalidResponse, match="cap"):
+            for _ in range(10 * CAP // 16):
+                reader.feed(block)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 2 * CAP
+
+
+def test_a_block_of_tiny_chunks_does_not_run_past_the_deadline() -> None:
+    """The pump checks the deadline between slices of a received block, not only between reads.
+
+    The daemon waits until just before the deadline, then streams one-byte
+    chunks: under tracemalloc, h11 takes about 0.25 s to parse one 64 KiB
+    block of them, which the pump used to finish, deadline or not.
+    """
+
+    def late_tiny_chunks(conn: Conn) -> None:
+        if conn.send(CHUNKED_HEAD) and conn.sleep(0.2):
+            block = b"1\r\na\r\n" * 10923
+            while conn.send(block):
+                pass
+
+    with hostile_daemon(after_request(late_tiny_chunks)) as daemon:
+        endpoint = Endpoint(url=daemon.url, transport="unix", address=daemon.path)
+        tracemalloc.start()
+        started = time.monotonic()
+        try:
+            with pytest.raises(InvalidResponse, match="deadline"):
+                exchange(endpoint, "GET", "/containers/json", limits=Limits(deadline=0.25))
+        finally:
+            elapsed = time.monotonic() - started
+            tracemalloc.stop()
+    assert elapsed < 0.25 + 0.1
