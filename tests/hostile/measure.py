@@ -39,6 +39,8 @@ class Measured(Generic[T]):
     peak: int
     value: T | None = None
     error: DockspecError | None = None
+    test: str = ""
+    """The pytest node id (the summary leaves out tests marked xfail)."""
 
 
 RECORDS: list[Measured[object]] = []
@@ -61,7 +63,8 @@ def measure(label: str, call: Callable[[], T]) -> Measured[T]:
             elapsed = time.monotonic() - started
             _, peak = tracemalloc.get_traced_memory()
             tracemalloc.stop()
-    result: Measured[T] = Measured(label, elapsed, peak, value, error)
+    test = os.environ.get("PYTEST_CURRENT_TEST", "").rsplit(" ", 1)[0]
+    result: Measured[T] = Measured(label, elapsed, peak, value, error, test)
     RECORDS.append(result)  # type: ignore[arg-type]
     return result
 
