@@ -38,8 +38,8 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     largest = max(records, key=lambda r: r.peak)
     terminalreporter.write_sep("-", "hostile daemons")
     terminalreporter.write_line(
-        f"{len(records)} calls (outside xfail tests) with deadline {LIMITS.deadline} s, body cap {LIMITS.max_body_bytes} B, "
-        f"header cap {LIMITS.max_header_bytes} B, binding cap {LIMITS.max_bindings}"
+        f"{len(records)} calls (outside xfail tests) with deadline {LIMITS.deadline} s, "
+        f"body cap {LIMITS.max_body_bytes} B, header cap {LIMITS.max_header_bytes} B, binding cap {LIMITS.max_bindings}"
     )
     terminalreporter.write_line(f"worst time: {slowest.elapsed:.3f} s ({slowest.label})")
     terminalreporter.write_line(f"peak memory: {largest.peak / 1024:.0f} KiB ({largest.label})")

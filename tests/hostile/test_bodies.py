@@ -198,7 +198,8 @@ def test_ports_out_of_range_skip_only_their_entry(served: Served, number: int) -
 )
 def test_ranges_past_65535_or_below_1_are_skipped(served: Served, host_port: int, count: int, kept: list[int]) -> None:
     body = [container([libpod_port(host_port, count), libpod_port(18335, 1, proto="udp")])]
-    expected = {(None, n, TCP): HOSTILE for n in kept} | {(None, 18335, UDP): HOSTILE}
+    expected: Expected = {(None, n, TCP): HOSTILE for n in kept}
+    expected[(None, 18335, UDP)] = HOSTILE
     check(served, body, expected, libpod=True)
 
 
