@@ -7,8 +7,10 @@ deadline passing after connect raises TimeoutError.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import socket
+import threading
 import time
 from typing import Any, Protocol
 
@@ -78,17 +80,71 @@ def _connect_unix(path: str, deadline: float) -> SocketChannel:
     return SocketChannel(sock)
 
 
+AddrInfo = tuple[Any, ...]
+
+
+class _ResolveTimeout(TimeoutError):
+    """The system resolver did not answer before the deadline."""
+
+
+def _resolve(host: str, port: int, deadline: float) -> list[AddrInfo]:
+    """getaddrinfo before the deadline.
+
+    An IP literal needs no lookup. A name is looked up on a daemon thread:
+    the system resolver has no timeout of its own, and a stalled lookup must
+    not hold the call past its deadline (the thread ends when the resolver
+    gives up; nothing waits for it).
+    """
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    else:
+        return socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_NUMERICHOST)
+    outcome: list[list[AddrInfo] | BaseException] = []
+    done = threading.Event()
+
+    def lookup() -> None:
+        try:
+            outcome.append(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM))
+        except BaseException as exc:  # handed to the caller
+            outcome.append(exc)
+        done.set()
+
+    threading.Thread(target=lookup, name="dockspec-resolve", daemon=True).start()
+    if not done.wait(_remaining(deadline)):
+        raise _ResolveTimeout(f"timed out resolving {host}")
+    result = outcome[0]
+    if isinstance(result, BaseException):
+        raise result
+    return result
+
+
 def _connect_tcp(address: str, deadline: float) -> SocketChannel:
+    """Try each address of the host in turn, all within the one deadline."""
     try:
         host, port = split_host_port(address)
-        sock = socket.create_connection((host, port), timeout=_remaining(deadline))
+        infos = _resolve(host, port, deadline)
     except (OSError, TimeoutError, ValueError) as exc:
         raise Unreachable(f"{address}: {_describe(exc)}") from None
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    return SocketChannel(sock)
+    error: BaseException = OSError(f"{host} has no address")
+    for family, kind, proto, _, sockaddr in infos:
+        sock = socket.socket(family, kind, proto)
+        try:
+            sock.settimeout(_remaining(deadline))
+            sock.connect(sockaddr)
+        except (OSError, TimeoutError) as exc:
+            sock.close()
+            error = exc
+            continue
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return SocketChannel(sock)
+    raise Unreachable(f"{address}: {_describe(error)}")
 
 
 def _describe(exc: BaseException) -> str:
+    if isinstance(exc, _ResolveTimeout):
+        return str(exc)
     if isinstance(exc, TimeoutError | socket.timeout):
         return "timed out connecting"
     if isinstance(exc, OSError) and exc.strerror:
