@@ -172,7 +172,10 @@ class DetectionHandle:
         return self
 
     def _run(self, index: int, endpoint: Endpoint, spec: Spec, limits: Limits) -> None:
-        report = probe(endpoint, spec, limits, self._deadline)
+        try:
+            report = probe(endpoint, spec, limits, self._deadline)
+        except Exception as exc:  # a bug in one probe must not leave wait() waiting for it
+            report = DaemonReport(endpoint, error=f"{endpoint.url}: internal error while probing: {exc!r}")
         with self._done:
             self.reports[index] = report
             self._pending -= 1

@@ -26,10 +26,10 @@ from dockspec import (
     stop_container,
 )
 from tests.fakedaemon import FakeDaemon
-from tests.hostile.daemon import HostileDaemon
+from tests.hostile.daemon import HostileDaemon, after_request
 from tests.hostile.harness import SPEC, STOP_ID, direct_env, good_daemon, good_map, table_env
 from tests.hostile.measure import LIMITS, MARGIN, open_fds, probe_threads
-from tests.hostile.scenarios import WIRE
+from tests.hostile.scenarios import WIRE, answer_ok
 
 THREADS = 32
 # 32 callers, each with a probe thread per endpoint, on 2 cores.
@@ -137,3 +137,35 @@ def test_abandoned_detection_leaves_nothing_behind(
     assert [] == threads
     assert baseline == fds
     assert time.monotonic() - started < LIMITS.deadline + CROWD_MARGIN + 0.1
+
+
+def test_a_probe_that_crashes_does_not_hold_up_the_others(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bug in one probe (here: the parser raising on one daemon's answer) ends that probe only:
+    await_detection returns at the deadline with the other daemon's containers, not at its own timeout."""
+    import dockspec.detect
+
+    real = dockspec.detect.parse_list
+
+    def parse_list(body: bytes, *args: Any, **kw: Any) -> Any:
+        if b"hostile-ok" in body:
+            raise RuntimeError("a parser bug")
+        return real(body, *args, **kw)
+
+    monkeypatch.setattr(dockspec.detect, "parse_list", parse_list)
+    hostile = HostileDaemon(after_request(answer_ok))
+    good = good_daemon()
+    try:
+        with table_env(hostile.path, good.path) as (env, home):
+            started = time.monotonic()
+            background = await_detection(start_detection(env=env, spec=SPEC, limits=LIMITS))
+            background_time = time.monotonic() - started
+            started = time.monotonic()
+            strict = detect_containers(env=env, spec=SPEC, limits=LIMITS)
+            strict_time = time.monotonic() - started
+    finally:
+        hostile.close()
+        good.close()
+    assert good_map(home) == dict(background) == dict(strict)
+    assert background_time < LIMITS.deadline + MARGIN
+    assert strict_time < LIMITS.deadline + MARGIN
+    assert 2 == len(hostile.requests)
