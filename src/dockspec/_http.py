@@ -58,7 +58,7 @@ class ResponseReader:
     oversized or cut short raises InvalidResponse.
     """
 
-    __slots__ = ("_body", "_conn", "_head", "_limits")
+    __slots__ = ("_body", "_conn", "_head", "_head_bytes", "_limits")
 
     def __init__(self, method: str = "GET", limits: Limits = DEFAULT_LIMITS) -> None:
         self._limits = limits
@@ -67,15 +67,22 @@ class ResponseReader:
         self._conn.send(h11.Request(method=method, target="/", headers=[("Host", "localhost")]))
         self._conn.send(h11.EndOfMessage())
         self._head: h11.Response | None = None
+        self._head_bytes = 0  # bytes fed before the final head was parsed
         # One growing buffer, not a list of pieces: a body sent as millions of
         # one-byte chunks must cost its size, not a Python object per chunk.
         self._body = bytearray()
 
     def feed(self, data: bytes) -> Response | None:
+        if self._head is None:
+            self._head_bytes += len(data)
         try:
             self._conn.receive_data(data)
             return self._drain()
         except h11.RemoteProtocolError as exc:
+            if exc.error_status_hint == 431:  # h11's incomplete-event check: our header cap
+                raise InvalidResponse(
+                    f"an unfinished header block (or chunk line) exceeds the {self._limits.max_header_bytes}-byte cap"
+                ) from None
             raise InvalidResponse(f"malformed HTTP from the daemon: {exc}") from None
 
     def _drain(self) -> Response | None:
@@ -86,8 +93,10 @@ class ResponseReader:
                     return self._finish()
                 return None
             if isinstance(event, h11.InformationalResponse):
+                self._check_head_size()
                 continue
             if isinstance(event, h11.Response):
+                self._check_head_size()
                 self._head = event
                 self._check_declared_length(event)
             elif isinstance(event, h11.Data):
@@ -100,6 +109,17 @@ class ResponseReader:
                 raise InvalidResponse("the daemon closed the connection before a complete answer")
             else:  # pragma: no cover - h11 has no other event for a client
                 raise InvalidResponse(f"unexpected HTTP event {type(event).__name__}")
+
+    def _check_head_size(self) -> None:
+        """Every header block so far (interim 1xx ones included) within max_header_bytes.
+
+        h11's own check only sees a block that is still incomplete, so a whole
+        block arriving in one read could exceed the cap; this makes the cap
+        exact whatever the reads.
+        """
+        size = self._head_bytes - len(self._conn.trailing_data[0])
+        if size > self._limits.max_header_bytes:
+            raise InvalidResponse(f"header blocks of {size} bytes exceed the {self._limits.max_header_bytes}-byte cap")
 
     def _check_declared_length(self, head: h11.Response) -> None:
         for name, value in head.headers:

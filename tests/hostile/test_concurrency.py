@@ -142,16 +142,14 @@ def test_abandoned_detection_leaves_nothing_behind(
 def test_a_probe_that_crashes_does_not_hold_up_the_others(monkeypatch: pytest.MonkeyPatch) -> None:
     """A bug in one probe (here: the parser raising on one daemon's answer) ends that probe only:
     await_detection returns at the deadline with the other daemon's containers, not at its own timeout."""
-    import dockspec.detect
-
-    real = dockspec.detect.parse_list
+    from dockspec.containers import parse_list as real
 
     def parse_list(body: bytes, *args: Any, **kw: Any) -> Any:
         if b"hostile-ok" in body:
             raise RuntimeError("a parser bug")
         return real(body, *args, **kw)
 
-    monkeypatch.setattr(dockspec.detect, "parse_list", parse_list)
+    monkeypatch.setattr("dockspec.detect.parse_list", parse_list)
     hostile = HostileDaemon(after_request(answer_ok))
     good = good_daemon()
     try:

@@ -22,6 +22,24 @@ CAP = 128 * 1024
 CHUNKED_HEAD = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
 
 
+@pytest.mark.parametrize("reads", ["one read", "byte by byte"])
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"HTTP/1.1 200 OK\r\nX-Pad: " + b"a" * 2000 + b"\r\nContent-Length: 0\r\n\r\n",
+        (b"HTTP/1.1 100 Continue\r\nX-Pad: " + b"a" * 100 + b"\r\n\r\n") * 20 + b"HTTP/1.1 204 No Content\r\n\r\n",
+    ],
+    ids=["one-block", "interim-blocks"],
+)
+def test_header_cap_holds_whatever_the_reads(head: bytes, reads: str) -> None:
+    """A header block over the cap is refused even when it arrives whole in one read."""
+    reader = ResponseReader("GET", Limits(max_header_bytes=1024))
+    pieces = [head] if reads == "one read" else [head[i : i + 1] for i in range(len(head))]
+    with pytest.raises(InvalidResponse, match="cap"):
+        for piece in pieces:
+            assert reader.feed(piece) is None
+
+
 @pytest.mark.parametrize("chunk", [b"2\r\nab\r\n", b"10\r\n" + b"a" * 16 + b"\r\n"])
 def test_tiny_chunks_cost_their_size_not_an_object_each(chunk: bytes) -> None:
     """Up to the body cap, the reader holds about the body, whatever its chunking."""
