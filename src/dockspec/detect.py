@@ -69,11 +69,23 @@ class DaemonReport:
 
 
 def resolve_endpoints(env: Env, spec: Spec) -> tuple[list[Endpoint], bool]:
-    """The endpoints to probe and whether DOCKER_HOST chose them (then there is one)."""
+    """The endpoints to probe and whether an environment variable chose them (then only those).
+
+    DOCKER_HOST first; then DOCKER_CONTEXT, CONTAINER_HOST, CONTAINER_CONNECTION
+    (explicit); else the recorded current context and default podman
+    connection, before the platform table (dockspec.contexts). ContextError
+    when a named context or connection does not exist.
+    """
+    from dockspec._io.config_fs import FsConfigFiles
+    from dockspec.contexts import select, with_env_tls
+
     chosen = endpoint_from_env(env, spec)
     if chosen is not None:
-        return [chosen], True
-    return table_endpoints(env, spec), False
+        return [with_env_tls(chosen, env, spec)], True
+    selection = select(env, spec, FsConfigFiles())
+    if selection.explicit:
+        return list(selection.explicit), True
+    return [*selection.recorded, *table_endpoints(env, spec)], False
 
 
 def _list_once(

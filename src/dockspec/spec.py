@@ -25,6 +25,7 @@ RULES_FILES = {
     "wire": "wire.yaml",
     "helpers": "helpers.yaml",
     "podman_storage": "podman_storage.yaml",
+    "discovery": "discovery.yaml",
 }
 
 

@@ -236,11 +236,17 @@ def open_channel(endpoint: Endpoint, deadline: float) -> Channel:
     if endpoint.transport == "unix":
         return _connect_unix(endpoint.address, deadline)
     if endpoint.transport == "tcp":
-        if endpoint.tls:
-            raise Unreachable(f"{endpoint.url}: TLS is not supported yet; refusing to speak plaintext to it")
+        if endpoint.tls:  # never plaintext: TLS or an error
+            from dockspec._io.tls import connect_tls
+
+            return connect_tls(endpoint, deadline)
         return _connect_tcp(endpoint.address, deadline)
     if endpoint.transport == "npipe":
         return PipeChannel.connect(endpoint.address.replace("/", "\\"), deadline)
+    if endpoint.transport == "ssh":
+        from dockspec._io.ssh import SshChannel
+
+        return SshChannel.connect(endpoint, deadline)
     raise Unreachable(f"{endpoint.url}: the {endpoint.transport} transport is not supported")
 
 

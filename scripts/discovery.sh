@@ -1,0 +1,306 @@
+#!/bin/bash
+# Start, inspect and stop the extra real components the discovery tests
+# (tests/integration/test_discovery_live.py) talk to, next to the daemons of
+# scripts/daemons.sh:
+#
+#   - a SECOND dockerd listening with --tlsverify on tcp://127.0.0.1:23761
+#     (its own data root, exec root, pid file and unix socket; no bridge, no
+#     iptables; vfs storage), with certificates made here by openssl: a CA,
+#     a server certificate for 127.0.0.1/localhost, a client certificate, and
+#     an unrelated CA (for the wrong-CA test);
+#   - an sshd from Debian's openssh-server on 127.0.0.1:22220 (its own config,
+#     host key, authorized key and pid file), reached as the ssh host alias
+#     `dockspec-sshd` (an ssh_config.d snippet names the key and known_hosts),
+#     through which `docker system dial-stdio` reaches the real Docker daemon.
+#
+#   scripts/discovery.sh up       install what is missing (openssh-server), make keys, start both
+#   scripts/discovery.sh status   exit 0 iff both answer
+#   scripts/discovery.sh down     stop both (by recorded pid), remove what up wrote
+#
+# Debian 12, as root, no systemd. Writes $STATE/env for the tests.
+set -euo pipefail
+
+STATE=${DOCKSPEC_DISCOVERY_DIR:-/run/dockspec-discovery}
+DATA=${DOCKSPEC_DISCOVERY_DATA:-/var/lib/dockspec-discovery}
+DAEMONS_STATE=${DOCKSPEC_STATE_DIR:-/run/dockspec-daemons}
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+TLS_PORT=${DOCKSPEC_TLS_PORT:-23761}
+SSH_PORT=${DOCKSPEC_SSH_PORT:-22220}
+SSH_ALIAS=dockspec-sshd
+SSH_SNIPPET=/etc/ssh/ssh_config.d/dockspec-discovery.conf
+PING_TIMEOUT=${DOCKSPEC_PING_TIMEOUT:-60}
+STD_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+
+export PATH=$STD_PATH${PATH:+:$PATH}
+export DEBIAN_FRONTEND=noninteractive
+unset DOCKER_HOST DOCKER_CONTEXT DOCKER_CONFIG DOCKER_TLS_VERIFY DOCKER_CERT_PATH CONTAINER_HOST CONTAINER_CONNECTION
+
+TLS_SOCK=$STATE/docker.sock
+TLS_DIR=$STATE/tls
+SSH_DIR=$STATE/ssh
+
+log() { printf '[discovery.sh %s] %s\n' "$(date +%T)" "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+alive() { [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null && [ "$(ps -o stat= -p "$1" 2>/dev/null | cut -c1)" != Z ]; }
+
+# pid recorded in FILE, if that process is alive and its command line contains PATTERN.
+our_pid() {
+  local f=$1 pat=$2 pid
+  [ -s "$f" ] || return 1
+  pid=$(tr -dc 0-9 <"$f")
+  alive "$pid" || return 1
+  tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q -- "$pat" || return 1
+  echo "$pid"
+}
+
+ping_tls_sock() { curl -sf -m 3 --unix-socket "$TLS_SOCK" http://d/_ping >/dev/null 2>&1; }
+ping_tls_tcp() {
+  curl -sf -m 3 --cacert "$TLS_DIR/client/ca.pem" --cert "$TLS_DIR/client/cert.pem" --key "$TLS_DIR/client/key.pem" \
+    "https://127.0.0.1:$TLS_PORT/_ping" >/dev/null 2>&1
+}
+ping_ssh() {
+  timeout 10 ssh -o BatchMode=yes -T "$SSH_ALIAS" -- true >/dev/null 2>&1
+}
+
+install_packages() {
+  local missing=() p
+  for p in openssh-server openssh-client openssl curl; do
+    [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)" = "install ok installed" ] || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return
+  log "installing: ${missing[*]}"
+  # Keep openssh-server's maintainer script from starting the system sshd.
+  local made_policy=0 rc=0
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+    chmod 755 /usr/sbin/policy-rc.d
+    made_policy=1
+  fi
+  { apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; } || rc=$?
+  [ $made_policy = 1 ] && rm -f /usr/sbin/policy-rc.d
+  [ $rc = 0 ] || die "apt-get failed ($rc)"
+}
+
+# ---------------------------------------------------------------- certificates
+make_certs() {
+  [ -s "$TLS_DIR/client/key.pem" ] && [ -s "$TLS_DIR/wrong-ca/ca.pem" ] && return
+  log "making certificates in $TLS_DIR"
+  rm -rf "$TLS_DIR"
+  mkdir -p "$TLS_DIR"/{server,client,client-nocert,wrong-ca}
+  chmod 700 "$TLS_DIR"
+  local d=$TLS_DIR
+  openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=dockspec test CA" \
+    -keyout "$d/ca-key.pem" -out "$d/ca.pem" 2>/dev/null
+  openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" -keyout "$d/server/key.pem" -out "$d/server.csr" 2>/dev/null
+  printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n' >"$d/server.ext"
+  openssl x509 -req -in "$d/server.csr" -CA "$d/ca.pem" -CAkey "$d/ca-key.pem" -CAcreateserial -days 30 \
+    -extfile "$d/server.ext" -out "$d/server/cert.pem" 2>/dev/null
+  openssl req -newkey rsa:2048 -nodes -subj "/CN=dockspec client" -keyout "$d/client/key.pem" -out "$d/client.csr" 2>/dev/null
+  printf 'extendedKeyUsage=clientAuth\n' >"$d/client.ext"
+  openssl x509 -req -in "$d/client.csr" -CA "$d/ca.pem" -CAkey "$d/ca-key.pem" -CAcreateserial -days 30 \
+    -extfile "$d/client.ext" -out "$d/client/cert.pem" 2>/dev/null
+  cp "$d/ca.pem" "$d/client/ca.pem"
+  cp "$d/ca.pem" "$d/server/ca.pem"
+  cp "$d/ca.pem" "$d/client-nocert/ca.pem"
+  # An unrelated CA: the daemon's certificate does not chain to it.
+  openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=dockspec wrong CA" \
+    -keyout "$d/wrong-ca/ca-key.pem" -out "$d/wrong-ca/ca.pem" 2>/dev/null
+  rm -f "$d/wrong-ca/ca-key.pem"
+  cp "$d/client/cert.pem" "$d/client/key.pem" "$d/wrong-ca/"
+  rm -f "$d"/*.csr "$d"/*.ext "$d"/*.srl
+}
+
+# ---------------------------------------------------------------- TLS dockerd
+start_tls_dockerd() {
+  if our_pid "$STATE/dockerd.pid" "$STATE/docker-exec" >/dev/null && ping_tls_sock; then
+    log "TLS dockerd already running"
+    return
+  fi
+  if ss -ltn "sport = :$TLS_PORT" | grep -q LISTEN; then
+    die "something not started by discovery.sh listens on 127.0.0.1:$TLS_PORT"
+  fi
+  mkdir -p "$DATA/docker" "$STATE/docker-exec"
+  echo '{}' >"$STATE/daemon.json"
+  log "starting the TLS dockerd on tcp://127.0.0.1:$TLS_PORT (and unix://$TLS_SOCK)"
+  setsid nohup dockerd \
+    --config-file "$STATE/daemon.json" \
+    --data-root "$DATA/docker" --exec-root "$STATE/docker-exec" --pidfile "$STATE/dockerd.daemon.pid" \
+    -H "unix://$TLS_SOCK" -H "tcp://127.0.0.1:$TLS_PORT" \
+    --tlsverify --tlscacert "$TLS_DIR/server/ca.pem" --tlscert "$TLS_DIR/server/cert.pem" --tlskey "$TLS_DIR/server/key.pem" \
+    --bridge=none --iptables=false --ip6tables=false --storage-driver vfs \
+    </dev/null >"$STATE/dockerd.log" 2>&1 &
+  echo $! >"$STATE/dockerd.pid"
+  local waited=0
+  until ping_tls_sock; do
+    alive "$(cat "$STATE/dockerd.pid")" || { tail -n 40 "$STATE/dockerd.log" >&2; die "the TLS dockerd exited"; }
+    [ $waited -ge $((PING_TIMEOUT * 2)) ] && { tail -n 40 "$STATE/dockerd.log" >&2; die "the TLS dockerd did not answer"; }
+    sleep 0.5; waited=$((waited + 1))
+  done
+  ping_tls_tcp || { tail -n 40 "$STATE/dockerd.log" >&2; die "the TLS dockerd does not answer TLS on $TLS_PORT"; }
+}
+
+# One container, so a listing over TLS has something to show: no network
+# (the daemon has no bridge), no ports.
+start_tls_container() {
+  local dk=(docker -H "unix://$TLS_SOCK")
+  if ! "${dk[@]}" image inspect bb:latest >/dev/null 2>&1; then
+    local tar=$DAEMONS_STATE/bb-rootfs.tar
+    if [ ! -s "$tar" ]; then
+      tar=$STATE/bb-rootfs.tar
+      [ -s "$tar" ] || bash "$HERE/rootfs.sh" "$tar"
+    fi
+    "${dk[@]}" import --change 'CMD ["/bin/serve"]' "$tar" bb:latest >/dev/null
+  fi
+  if [ "$("${dk[@]}" inspect -f '{{.State.Running}}' dst-tls 2>/dev/null || true)" != true ]; then
+    "${dk[@]}" rm -f dst-tls >/dev/null 2>&1 || true
+    "${dk[@]}" run -d --name dst-tls --network none --label dockspec.test=discovery bb:latest \
+      sh -c 'trap "exit 0" TERM; while :; do sleep 1; done' >/dev/null
+  fi
+}
+
+# ---------------------------------------------------------------- sshd
+start_sshd() {
+  mkdir -p "$SSH_DIR"
+  chmod 700 "$SSH_DIR"
+  [ -s "$SSH_DIR/host_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -C "dockspec sshd host" -f "$SSH_DIR/host_ed25519"
+  [ -s "$SSH_DIR/client_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -C "dockspec client" -f "$SSH_DIR/client_ed25519"
+  cp "$SSH_DIR/client_ed25519.pub" "$SSH_DIR/authorized_keys"
+  chmod 600 "$SSH_DIR/authorized_keys"
+  printf '%s %s\n' "$SSH_ALIAS" "$(cut -d' ' -f1,2 "$SSH_DIR/host_ed25519.pub")" >"$SSH_DIR/known_hosts"
+  cat >"$SSH_DIR/sshd_config" <<EOF
+# Written by dockspec scripts/discovery.sh
+Port $SSH_PORT
+ListenAddress 127.0.0.1
+HostKey $SSH_DIR/host_ed25519
+PidFile $STATE/sshd.pid
+AuthorizedKeysFile $SSH_DIR/authorized_keys
+AllowUsers root
+PermitRootLogin prohibit-password
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+X11Forwarding no
+AllowTcpForwarding yes
+AllowStreamLocalForwarding yes
+PrintMotd no
+LogLevel VERBOSE
+EOF
+  # The host alias the tests use: ssh://dockspec-sshd (user and port here) and
+  # ssh://root@dockspec-sshd-bare:$SSH_PORT (user and port from the URL).
+  mkdir -p "$(dirname "$SSH_SNIPPET")"
+  cat >"$SSH_SNIPPET" <<EOF
+# Written by dockspec scripts/discovery.sh up; removed by discovery.sh down.
+Host $SSH_ALIAS
+    Port $SSH_PORT
+    User root
+Host $SSH_ALIAS $SSH_ALIAS-bare
+    HostName 127.0.0.1
+    HostKeyAlias $SSH_ALIAS
+    CheckHostIP no
+    IdentityFile $SSH_DIR/client_ed25519
+    IdentitiesOnly yes
+    UserKnownHostsFile $SSH_DIR/known_hosts
+    StrictHostKeyChecking yes
+EOF
+  if our_pid "$STATE/sshd.pid" "$SSH_DIR/sshd_config" >/dev/null && ping_ssh; then
+    log "sshd already running"
+    return
+  fi
+  if ss -ltn "sport = :$SSH_PORT" | grep -q LISTEN; then
+    die "something not started by discovery.sh listens on 127.0.0.1:$SSH_PORT"
+  fi
+  mkdir -p /run/sshd
+  chmod 755 /run/sshd
+  /usr/sbin/sshd -t -f "$SSH_DIR/sshd_config" || die "sshd rejects its config"
+  log "starting sshd on 127.0.0.1:$SSH_PORT"
+  /usr/sbin/sshd -f "$SSH_DIR/sshd_config" -E "$STATE/sshd.log"
+  local waited=0
+  until ping_ssh; do
+    [ $waited -ge 40 ] && { tail -n 40 "$STATE/sshd.log" >&2; die "sshd does not accept the client key"; }
+    sleep 0.25; waited=$((waited + 1))
+  done
+}
+
+write_env() {
+  cat >"$STATE/env" <<EOF
+# Written by scripts/discovery.sh up. Source it: . $STATE/env
+DOCKSPEC_DISCOVERY_DIR=$STATE
+DOCKSPEC_TLS_DOCKER_HOST=tcp://127.0.0.1:$TLS_PORT
+DOCKSPEC_TLS_PORT=$TLS_PORT
+DOCKSPEC_TLS_SOCK=$TLS_SOCK
+DOCKSPEC_TLS_CLIENT_DIR=$TLS_DIR/client
+DOCKSPEC_TLS_NOCERT_DIR=$TLS_DIR/client-nocert
+DOCKSPEC_TLS_WRONG_CA_DIR=$TLS_DIR/wrong-ca
+DOCKSPEC_TLS_DOCKERD_PID=$(cat "$STATE/dockerd.pid")
+DOCKSPEC_TLS_CONTAINER=dst-tls
+DOCKSPEC_SSH_ALIAS=$SSH_ALIAS
+DOCKSPEC_SSH_BARE_ALIAS=$SSH_ALIAS-bare
+DOCKSPEC_SSH_PORT=$SSH_PORT
+DOCKSPEC_SSH_USER=root
+DOCKSPEC_SSH_KEY=$SSH_DIR/client_ed25519
+DOCKSPEC_SSH_KNOWN_HOSTS=$SSH_DIR/known_hosts
+DOCKSPEC_SSHD_PID=$(tr -dc 0-9 <"$STATE/sshd.pid")
+DOCKSPEC_SSH_DOCKER_SOCK=/var/run/docker.sock
+EOF
+}
+
+up() {
+  [ "$(id -u)" = 0 ] || die "run as root"
+  mkdir -p "$STATE"
+  chmod 755 "$STATE"
+  install_packages
+  make_certs
+  start_tls_dockerd
+  start_tls_container
+  start_sshd
+  write_env
+  log "up: TLS dockerd pid $(cat "$STATE/dockerd.pid"), sshd pid $(tr -dc 0-9 <"$STATE/sshd.pid"); env in $STATE/env"
+}
+
+stop_pid() {  # NAME PIDFILE PATTERN
+  local pid i
+  pid=$(our_pid "$2" "$3") || { log "$1: not running (nothing of ours to stop)"; return 0; }
+  log "stopping $1 (pid $pid)"
+  kill -TERM "$pid" 2>/dev/null || true
+  for i in $(seq 1 60); do
+    alive "$pid" || return 0
+    sleep 0.5
+  done
+  log "$1 (pid $pid) ignored SIGTERM for 30 s: SIGKILL"
+  kill -KILL "$pid" 2>/dev/null || true
+}
+
+down() {
+  if our_pid "$STATE/dockerd.pid" "$STATE/docker-exec" >/dev/null; then
+    docker -H "unix://$TLS_SOCK" rm -f dst-tls >/dev/null 2>&1 || true
+  fi
+  stop_pid "TLS dockerd" "$STATE/dockerd.pid" "$STATE/docker-exec"
+  stop_pid sshd "$STATE/sshd.pid" "$SSH_DIR/sshd_config"
+  rm -f "$SSH_SNIPPET"
+  rm -rf --one-file-system "$STATE" "$DATA"
+  log "down"
+}
+
+status() {
+  local rc=0
+  if pid=$(our_pid "$STATE/dockerd.pid" "$STATE/docker-exec") && ping_tls_tcp; then
+    echo "TLS dockerd: pid $pid, answers TLS on 127.0.0.1:$TLS_PORT"
+  else
+    echo "TLS dockerd: not answering"; rc=1
+  fi
+  if pid=$(our_pid "$STATE/sshd.pid" "$SSH_DIR/sshd_config") && ping_ssh; then
+    echo "sshd: pid $pid, accepts $SSH_ALIAS on 127.0.0.1:$SSH_PORT"
+  else
+    echo "sshd: not answering"; rc=1
+  fi
+  return $rc
+}
+
+case ${1:-} in
+  up) up ;;
+  down) down ;;
+  status) status ;;
+  *) echo "usage: $0 up|status|down" >&2; exit 2 ;;
+esac
