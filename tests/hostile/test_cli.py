@@ -24,8 +24,8 @@ import pytest
 
 from dockspec import DEFAULT_LIMITS
 from tests.fakedaemon import DOCKER_HEADERS, http_response
-from tests.hostile.daemon import HostileDaemon, black_hole, reply_with
-from tests.hostile.scenarios import BODIES, WIRE, Behaviour
+from tests.hostile.daemon import Behaviour, HostileDaemon, black_hole, reply_with
+from tests.hostile.scenarios import BODIES, WIRE
 
 SCRIPT = Path(sys.executable).parent / "dockspec"
 pytestmark = pytest.mark.skipif(not SCRIPT.exists(), reason="the dockspec script is not installed (pip install -e .)")
