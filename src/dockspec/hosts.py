@@ -1,0 +1,192 @@
+"""The DOCKER_HOST grammar, as the docker CLI's opts.ParseHost reads it. Pure.
+
+Rule: no I/O here and no os.environ: the value and the Env come in as values.
+Every parameter (schemes, default hosts and ports, the variables read) is spec
+data (spec/docker_host.yaml); the cases come from the CLI's own hosts_test.go
+(spec/vectors/docker_host.yaml).
+
+Grammar (after trimming surrounding whitespace; empty means the platform
+default, or the TLS default when TLS is on):
+
+    host_value  = scheme "://" rest | bare
+    bare        = path | tcp_address         ; "/..." or "./..." is a unix path
+    tcp_address = [userinfo "@"] hostport [path]
+    hostport    = ( "[" ipv6 "]" | reg_name ) [":" digits]
+"""
+
+from __future__ import annotations
+
+from dockspec._generated.models import DockerHostRules, HostScheme, PlatformValue, Spec
+from dockspec.env import Env
+from dockspec.errors import InvalidDockerHost
+from dockspec.models import Endpoint
+from dockspec.spec import builtin_spec
+
+__all__ = ["endpoint_from_env", "parse_docker_host"]
+
+SEPARATOR = "://"
+# Characters Go's net/url accepts in a host name besides letters and digits
+# (shouldEscape in encodeHost mode); anything else is an error there too.
+_HOST_PUNCTUATION = frozenset("-_.~!$&'()*+,;=:[]<>\"%")
+
+
+class _Error(Exception):
+    """Raised inside the parser with a message and an index into the trimmed value."""
+
+    def __init__(self, message: str, index: int) -> None:
+        super().__init__(message)
+        self.message = message
+        self.index = index
+
+
+def _for_platform(values: tuple[PlatformValue, ...], platform: str) -> str:
+    for item in values:
+        if item.platform == platform:
+            return item.value
+    return values[0].value
+
+
+def _scheme(rules: DockerHostRules, name: str) -> HostScheme | None:
+    for scheme in rules.schemes:
+        if scheme.name == name:
+            return scheme
+    return None
+
+
+def _parse_host_value(text: str, rules: DockerHostRules, platform: str) -> str:
+    """host_value = scheme "://" rest | bare"""
+    proto, sep, rest = text.partition(SEPARATOR)
+    start = len(proto) + len(sep)
+    if not sep:
+        rest, start = proto, 0
+        proto = rules.path_scheme if rest.startswith(tuple(rules.path_prefixes)) else rules.bare_scheme
+    scheme = _scheme(rules, proto)
+    if scheme is None:
+        raise _Error(f"invalid bind address format: {text}", 0)
+    if scheme.address == "hostport":
+        default = f"{_for_platform(rules.default_tcp_host, platform)}:{rules.default_tcp_port}"
+        return _parse_tcp(rest, start, default, scheme.name)
+    if scheme.address == "path":
+        return _parse_path(scheme, rest, start)
+    return text
+
+
+def _parse_path(scheme: HostScheme, addr: str, start: int) -> str:
+    """path = any text without "://"; empty means the scheme's default address"""
+    prefix = scheme.name + SEPARATOR
+    if addr.startswith(prefix):
+        addr, start = addr[len(prefix) :], start + len(prefix)
+    if SEPARATOR in addr:
+        raise _Error(f"invalid proto, expected {scheme.name}: {addr}", start + addr.index(SEPARATOR))
+    return f"{scheme.name}{SEPARATOR}{addr or scheme.default_address or ''}"
+
+
+def _split_host_port(hostport: str) -> tuple[str, str] | None:
+    """Go's net.SplitHostPort: None when there is no port or too many colons."""
+    if hostport.startswith("["):
+        end = hostport.find("]")
+        if end < 0 or not hostport[end + 1 :].startswith(":"):
+            return None
+        return hostport[1:end], hostport[end + 2 :]
+    host, sep, port = hostport.rpartition(":")
+    if not sep or ":" in host:
+        return None
+    return host, port
+
+
+def _join_host_port(host: str, port: str) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _check_authority(hostport: str, start: int) -> None:
+    """hostport = ( "[" ipv6 "]" | reg_name ) [":" digits], as Go's url.Parse checks it"""
+    if hostport.startswith("["):
+        end = hostport.find("]")
+        if end < 0:
+            raise _Error("missing ']' in host", start)
+        host, after = hostport[1:end], hostport[end + 1 :]
+        if after and not after.startswith(":"):
+            raise _Error(f'invalid port "{after}" after host', start + end + 1)
+        port = after[1:]
+    else:
+        colon = hostport.rfind(":")
+        host, port = (hostport, "") if colon < 0 else (hostport[:colon], hostport[colon + 1 :])
+    if port and not port.isdigit():
+        raise _Error(f'invalid port ":{port}" after host', start + len(hostport) - len(port) - 1)
+    for index, char in enumerate(host):
+        if char < "\x80" and not (char.isalnum() or char in _HOST_PUNCTUATION):
+            raise _Error(f"invalid character {char!r} in host name", start + index + hostport.startswith("["))
+
+
+def _parse_tcp(try_addr: str, start: int, default: str, scheme: str) -> str:
+    """tcp_address = [userinfo "@"] hostport [path]; missing host and port come from the default"""
+    prefix = scheme + SEPARATOR
+    if try_addr in ("", prefix):
+        return prefix + default
+    addr = try_addr.removeprefix(prefix)
+    start += len(try_addr) - len(addr)
+    if SEPARATOR in addr or not addr:
+        raise _Error(f"invalid proto, expected {scheme}: {try_addr}", start)
+    default_host, default_port = default.rsplit(":", 1)
+    if addr.endswith("]:"):
+        addr += default_port
+    cut = min((i for i in (addr.find("/"), addr.find("?"), addr.find("#")) if i >= 0), default=len(addr))
+    authority, path = addr[:cut], addr[cut:].split("?", 1)[0].split("#", 1)[0]
+    at = authority.rfind("@")
+    if at >= 0:
+        authority, start = authority[at + 1 :], start + at + 1
+    _check_authority(authority, start)
+    parts = _split_host_port(authority) or _split_host_port(_join_host_port(authority, default_port))
+    if parts is None:
+        raise _Error(f"invalid bind address format: {try_addr}", start)
+    host, port = parts
+    return f"{prefix}{_join_host_port(host or default_host, port or default_port)}{path}"
+
+
+def _endpoint(url: str, rules: DockerHostRules, tls: bool, origin: str) -> Endpoint:
+    proto, _, rest = url.partition(SEPARATOR)
+    scheme = _scheme(rules, proto)
+    transport = scheme.transport if scheme is not None else proto
+    address = rest
+    if scheme is not None and scheme.address == "hostport":
+        address = rest.split("/", 1)[0]
+    return Endpoint(url=url, transport=transport, address=address, origin=origin, tls=tls)
+
+
+def parse_docker_host(
+    value: str, *, platform: str = "linux", tls: bool = False, spec: Spec | None = None, origin: str = "DOCKER_HOST"
+) -> Endpoint:
+    """The endpoint a DOCKER_HOST value names; `.url` is the docker CLI's normalised form.
+
+    Raises InvalidDockerHost (with a caret under the offending character)
+    for values the docker CLI rejects.
+    """
+    rules = (spec or builtin_spec()).docker_host
+    text = value.strip()
+    if not text:
+        url = rules.default_tls_host if tls else _for_platform(rules.default_host, platform)
+        return _endpoint(url, rules, tls, origin)
+    if any(char < " " or char == "\x7f" for char in text):
+        bad = next(i for i, c in enumerate(text) if c < " " or c == "\x7f")
+        raise InvalidDockerHost("invalid control character in URL", value, value.index(text) + bad)
+    try:
+        url = _parse_host_value(text, rules, platform)
+    except _Error as exc:
+        raise InvalidDockerHost(exc.message, value, value.index(text) + exc.index) from None
+    return _endpoint(url, rules, tls, origin)
+
+
+def endpoint_from_env(env: Env, spec: Spec | None = None) -> Endpoint | None:
+    """The endpoint named by the first set variable of the spec's list (DOCKER_HOST), or None.
+
+    An empty variable counts as unset, as it does for the docker CLI. TLS is
+    on when the spec's TLS variable (DOCKER_TLS_VERIFY) is non-empty.
+    """
+    spec = spec or builtin_spec()
+    rules = spec.docker_host
+    for name in rules.env_vars:
+        value = env.environ.get(name, "")
+        if value.strip():
+            tls = bool(env.environ.get(rules.tls_env_var, ""))
+            return parse_docker_host(value, platform=env.platform, tls=tls, spec=spec, origin=name)
+    return None
