@@ -634,3 +634,21 @@ def test_sort_key_orders_by_port_protocol_then_address() -> None:
     ordered = sorted(socks, key=sort_key)
     assert [(22, "tcp", "0.0.0.0"), (80, "tcp", "9.0.0.1"), (80, "tcp", "10.0.0.2"), (80, "tcp", "::"),
             (80, "udp", "0.0.0.0")] == [(s.port, s.protocol.value, s.ip) for s in ordered]
+
+
+def test_text_output_escapes_control_characters_json_keeps_them() -> None:
+    """A daemon-chosen name cannot repaint the terminal or forge a row; --json keeps it verbatim."""
+    hostile = ["we\x1b[31mb", "a\r\nb", "\u202eevil", "c1\x9b2J"]
+    body = docker_list(*[docker_container(f"{i:064x}", name, "img\x07", [("0.0.0.0", 18500 + i, "tcp")])
+                         for i, name in enumerate(hostile)])
+    with fake_daemon({("GET", "/containers/json"): body}) as fake:
+        text = run("ps", host=fake.url)
+        who = run("who", "18501", host=fake.url)
+        status, data = run_json("ps", host=fake.url)
+    assert (0, 0, 0) == (text.returncode, who.returncode, status)
+    lines = text.stdout.splitlines()
+    assert 1 + len(hostile) == len(lines)
+    assert all(ch.isprintable() and ch not in "\u202e" for line in lines for ch in line)
+    assert "we\\x1b[31mb" in text.stdout and "a\\x0d\\x0ab" in text.stdout and "\\u202eevil" in text.stdout
+    assert "a\\x0d\\x0ab (img\\x07)" in who.stdout and 1 == len(who.stdout.splitlines())
+    assert sorted(hostile) == sorted(str(row["name"]) for row in data)

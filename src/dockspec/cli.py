@@ -78,6 +78,28 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
+# Bidi embeddings, overrides and isolates: printable, yet they reorder the line.
+_BIDI = frozenset(chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A)))
+
+
+def _safe(text: str) -> str:
+    """Daemon-supplied text for a terminal: controls, DEL, C1 and bidi overrides escaped.
+
+    A container name is the daemon's to choose; raw, an escape sequence or a
+    CR LF could repaint the terminal or forge rows. JSON keeps names verbatim.
+    """
+    if text.isprintable() and not _BIDI.intersection(text):
+        return text
+    out = []
+    for ch in text:
+        if ch.isprintable() and ch not in _BIDI:
+            out.append(ch)
+        else:
+            code = ord(ch)
+            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+    return "".join(out)
+
+
 # ---------------------------------------------------------------- detection
 
 
@@ -130,7 +152,7 @@ def detect(env: Env, err: TextIO) -> Detection:
         raise CliError(_one_line(_no_daemon_message(reports, explicit)), EXIT_NO_DAEMON, HINT)
     for report in reports:
         if not report.ok:
-            print(f"dockspec: warning: {report.endpoint.url}: {_one_line(report.error or '')}", file=err)
+            print(_safe(f"dockspec: warning: {report.endpoint.url}: {_one_line(report.error or '')}"), file=err)
     merged: dict[PortKey, ContainerInfo] = {}
     containers: dict[str, ContainerInfo] = {}
     engines: dict[str, str] = {}
@@ -149,7 +171,7 @@ def detect(env: Env, err: TextIO) -> Detection:
 
 def _table(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
     """Columns padded to their widest cell; the last column is not padded."""
-    all_rows = [list(headers), *[list(r) for r in rows]]
+    all_rows = [list(headers), *[[_safe(cell) for cell in r] for r in rows]]
     widths = [max(len(r[i]) for r in all_rows) for i in range(len(headers))]
     lines = []
     for row in all_rows:
@@ -373,7 +395,7 @@ def cmd_who(args: argparse.Namespace, env: Env, out: TextIO, err: TextIO) -> int
 
     def line(c: ContainerInfo) -> str:
         engine = detection.engines.get(c.daemon or "", "unknown")
-        return f"{c} id {_short(c.id)} on {c.daemon or 'unknown daemon'} ({engine})"
+        return _safe(f"{c} id {_short(c.id)} on {c.daemon or 'unknown daemon'} ({engine})")
 
     if status == EXIT_OK:
         print(f"{what}: {line(found[0])}", file=out)
@@ -516,7 +538,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _fail(message: str, status: int, err: TextIO, hint: str | None = None) -> int:
-    print(f"dockspec: {message}", file=err)
+    print(_safe(f"dockspec: {_one_line(message)}"), file=err)
     if hint:
         print(hint, file=err)
     return status
