@@ -40,6 +40,7 @@ __all__ = [
     "DetectionHandle",
     "await_detection",
     "detect_containers",
+    "merge_reports",
     "probe_endpoints",
     "resolve_endpoints",
     "start_detection",
@@ -226,8 +227,8 @@ def probe_endpoints(
     return handle.wait(limits.deadline + 0.5), explicit
 
 
-def _merge(reports: list[DaemonReport]) -> ContainerPortMap:
-    """One map of every report's bindings; an earlier endpoint wins a shared key."""
+def merge_reports(reports: list[DaemonReport]) -> ContainerPortMap:
+    """One map of the reports' bindings (a failed report has none); an earlier endpoint wins a shared key."""
     if len(reports) == 1:
         return ContainerPortMap(reports[0].bindings)
     merged: dict[PortKey, ContainerInfo] = {}
@@ -252,7 +253,7 @@ def detect_containers(
     reports, explicit = probe_endpoints(home, env=env, spec=spec, limits=limits)
     good = [r for r in reports if r.ok]
     if good:
-        return _merge(good)
+        return merge_reports(good)
     answered = [r for r in reports if r.reachable]
     if answered:
         raise InvalidResponse("; ".join(r.error or "" for r in answered))
@@ -288,7 +289,7 @@ def start_detection(
 def await_detection(handle: DetectionHandle, timeout: float = AWAIT_TIMEOUT) -> ContainerPortMap:
     """The merged map of every daemon that answered within `timeout` s; never raises."""
     try:
-        return _merge([r for r in handle.wait(min(timeout, AWAIT_TIMEOUT)) if r.ok])
+        return merge_reports([r for r in handle.wait(min(timeout, AWAIT_TIMEOUT)) if r.ok])
     except Exception:
         return ContainerPortMap()
 
