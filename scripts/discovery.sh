@@ -4,8 +4,11 @@
 # scripts/daemons.sh:
 #
 #   - a SECOND dockerd listening with --tlsverify on tcp://127.0.0.1:23761
-#     (its own data root, exec root, pid file and unix socket; no bridge, no
-#     iptables; vfs storage), with certificates made here by openssl: a CA,
+#     (its own data root, exec root, pid file and unix socket; no iptables;
+#     vfs storage; its own empty bridge dsdisc0, made here: --bridge=none would
+#     make dockerd delete the host's docker0, the FIRST daemon's bridge, as
+#     moby's configureNetworking calls removeDefaultBridgeInterface() then),
+#     with certificates made here by openssl: a CA,
 #     a server certificate for 127.0.0.1/localhost, a client certificate, and
 #     an unrelated CA (for the wrong-CA test);
 #   - an sshd from Debian's openssh-server on 127.0.0.1:22220 (its own config,
@@ -28,6 +31,8 @@ TLS_PORT=${DOCKSPEC_TLS_PORT:-23761}
 SSH_PORT=${DOCKSPEC_SSH_PORT:-22220}
 SSH_ALIAS=dockspec-sshd
 SSH_SNIPPET=/etc/ssh/ssh_config.d/dockspec-discovery.conf
+BRIDGE=dsdisc0
+BRIDGE_ADDR=${DOCKSPEC_DISCOVERY_BRIDGE_ADDR:-10.213.213.1/24}
 PING_TIMEOUT=${DOCKSPEC_PING_TIMEOUT:-60}
 STD_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 
@@ -122,13 +127,19 @@ start_tls_dockerd() {
   fi
   mkdir -p "$DATA/docker" "$STATE/docker-exec"
   echo '{}' >"$STATE/daemon.json"
+  if ! ip link show "$BRIDGE" >/dev/null 2>&1; then
+    ip link add "$BRIDGE" type bridge
+    ip addr add "$BRIDGE_ADDR" dev "$BRIDGE"
+    ip link set "$BRIDGE" up
+    touch "$STATE/bridge.ours"
+  fi
   log "starting the TLS dockerd on tcp://127.0.0.1:$TLS_PORT (and unix://$TLS_SOCK)"
   setsid nohup dockerd \
     --config-file "$STATE/daemon.json" \
     --data-root "$DATA/docker" --exec-root "$STATE/docker-exec" --pidfile "$STATE/dockerd.daemon.pid" \
     -H "unix://$TLS_SOCK" -H "tcp://127.0.0.1:$TLS_PORT" \
     --tlsverify --tlscacert "$TLS_DIR/server/ca.pem" --tlscert "$TLS_DIR/server/cert.pem" --tlskey "$TLS_DIR/server/key.pem" \
-    --bridge=none --iptables=false --ip6tables=false --storage-driver vfs \
+    --bridge="$BRIDGE" --iptables=false --ip6tables=false --ip-forward=false --ip-masq=false --storage-driver vfs \
     </dev/null >"$STATE/dockerd.log" 2>&1 &
   echo $! >"$STATE/dockerd.pid"
   local waited=0
@@ -279,6 +290,9 @@ down() {
   stop_pid "TLS dockerd" "$STATE/dockerd.pid" "$STATE/docker-exec"
   stop_pid sshd "$STATE/sshd.pid" "$SSH_DIR/sshd_config"
   rm -f "$SSH_SNIPPET"
+  if [ -e "$STATE/bridge.ours" ] && ip link show "$BRIDGE" >/dev/null 2>&1; then
+    ip link del "$BRIDGE"
+  fi
   rm -rf --one-file-system "$STATE" "$DATA"
   log "down"
 }

@@ -129,6 +129,20 @@ def test_env_tls_uses_docker_cert_path_then_the_config_dir() -> None:
     assert with_env_tls(plain, env, SPEC) is plain
 
 
+def test_env_tls_checks_the_files_it_is_given() -> None:
+    tls_endpoint = Endpoint(url="tcp://h:2376", transport="tcp", address="h:2376", origin="DOCKER_HOST", tls=True)
+    env = Env(home="/home/u", environ={"DOCKER_CERT_PATH": "/certs"})
+    with pytest.raises(ContextError, match=r"DOCKER_HOST uses TLS \(DOCKER_TLS_VERIFY\) but the CA file /certs/ca.pem"):
+        with_env_tls(tls_endpoint, env, SPEC, StaticFiles({}))
+    got = with_env_tls(tls_endpoint, env, SPEC, StaticFiles({"/certs/ca.pem": "x", "/certs/cert.pem": "x"}))
+    assert isinstance(got, CredentialedEndpoint)
+    assert got.credentials == Credentials(ca_file="/certs/ca.pem")  # no key.pem: no client certificate
+    files = StaticFiles({"/certs/ca.pem": "x", "/certs/cert.pem": "x", "/certs/key.pem": "x"})
+    got = with_env_tls(tls_endpoint, env, SPEC, files)
+    assert isinstance(got, CredentialedEndpoint)
+    assert got.credentials.key_file == "/certs/key.pem"
+
+
 @pytest.mark.parametrize(
     ("uri", "url", "transport", "address"),
     [

@@ -30,6 +30,7 @@ import hashlib
 import json
 import os.path
 import string
+import sys
 from collections.abc import Mapping
 from typing import Any, Protocol
 
@@ -58,10 +59,20 @@ __all__ = [
     "with_env_tls",
 ]
 
-try:  # Python 3.11+; on 3.10 containers.conf (TOML) is not read.
-    import tomllib as _tomllib
-except ImportError:  # pragma: no cover - exercised on Python 3.10 only
-    _tomllib = None  # type: ignore[assignment]
+if sys.version_info >= (3, 11):
+    import tomllib
+
+    def _load_toml(text: str, path: str) -> dict[str, Any]:
+        try:
+            return tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ContextError(f"containers.conf {path} is not valid TOML: {exc}") from None
+
+else:  # pragma: no cover - Python 3.10 has no tomllib: containers.conf is not read
+
+    def _load_toml(text: str, path: str) -> dict[str, Any]:
+        raise ContextError(f"{path}: reading containers.conf needs Python 3.11 (tomllib)")
+
 
 _FORMATTER = string.Formatter()
 
@@ -223,7 +234,7 @@ def context_endpoint(
     if not host:
         return None  # the CLI then uses its default host, as the `default` context does
     try:
-        endpoint = parse_docker_host(host, env=env, spec=spec)
+        endpoint = parse_docker_host(host, platform=env.platform, spec=spec, origin=f"context:{name}")
     except InvalidDockerHost as exc:
         raise ContextError(f"docker context {name!r}: invalid Host {host!r} in {meta_path}: {exc.message}") from None
     origin = f"context:{name}"
@@ -254,12 +265,13 @@ def _credentialed(endpoint: Endpoint, *, origin: str, tls: bool, credentials: Cr
     )
 
 
-def with_env_tls(endpoint: Endpoint, env: Env, spec: Spec) -> Endpoint:
+def with_env_tls(endpoint: Endpoint, env: Env, spec: Spec, files: ConfigFiles | None = None) -> Endpoint:
     """Attach DOCKER_CERT_PATH's files (default: the config dir) to a TLS endpoint from DOCKER_HOST.
 
-    The CA file is required (a missing one is an error when connecting); the
-    client certificate is used when cert.pem and key.pem both exist, as the
-    docker CLI does with its default files.
+    With `files`, the CA file must exist (ContextError otherwise, as the
+    docker CLI fails with "could not read CA certificate"), and the client
+    certificate is attached only when cert.pem and key.pem both exist, as the
+    CLI drops its default pair when it is missing.
     """
     if not endpoint.tls or isinstance(endpoint, CredentialedEndpoint):
         return endpoint
@@ -267,17 +279,22 @@ def with_env_tls(endpoint: Endpoint, env: Env, spec: Spec) -> Endpoint:
     cert_dir = env.environ.get(rules.cert_path_env) or docker_config_dir(env, spec)
     if cert_dir is None:
         return _credentialed(endpoint, origin=endpoint.origin, tls=True, credentials=Credentials())
-    credentials = Credentials(
-        ca_file=os.path.join(cert_dir, rules.ca_file),
-        cert_file=os.path.join(cert_dir, rules.cert_file),
-        key_file=os.path.join(cert_dir, rules.key_file),
-    )
+    ca, cert, key = (os.path.join(cert_dir, name) for name in (rules.ca_file, rules.cert_file, rules.key_file))
+    if files is not None:
+        if files.read_text(ca) is None:
+            raise ContextError(
+                f"{endpoint.origin or 'the endpoint'} uses TLS ({spec.docker_host.tls_env_var}) but the CA file {ca} "
+                f"does not exist (set {rules.cert_path_env} to the directory of ca.pem, cert.pem and key.pem)"
+            )
+        if files.read_text(cert) is None or files.read_text(key) is None:
+            cert = key = ""
+    credentials = Credentials(ca_file=ca, cert_file=cert or None, key_file=key or None)
     return _credentialed(endpoint, origin=endpoint.origin, tls=True, credentials=credentials)
 
 
 def toml_supported() -> bool:
     """Whether containers.conf (TOML) can be read: Python 3.11+ (tomllib)."""
-    return _tomllib is not None
+    return sys.version_info >= (3, 11)
 
 
 @attrs.frozen
@@ -294,7 +311,7 @@ def _podman_connections(env: Env, rules: Discovery, files: ConfigFiles) -> _Conn
     destinations: dict[str, tuple[str, str | None, str]] = {}
     default: tuple[str, str] | None = None
     # containers.conf files, in order: later ones override earlier ones.
-    if _tomllib is not None:
+    if toml_supported():
         override = env.environ.get(podman.toml_env)
         if override:
             paths = [override]
@@ -309,10 +326,7 @@ def _podman_connections(env: Env, rules: Discovery, files: ConfigFiles) -> _Conn
             text = files.read_text(path)
             if text is None:
                 continue
-            try:
-                doc = _tomllib.loads(text)
-            except _tomllib.TOMLDecodeError as exc:
-                raise ContextError(f"containers.conf {path} is not valid TOML: {exc}") from None
+            doc = _load_toml(text, path)
             engine = doc.get("engine")
             if not isinstance(engine, dict):
                 continue

@@ -80,10 +80,11 @@ def resolve_endpoints(env: Env, spec: Spec) -> tuple[list[Endpoint], bool]:
     from dockspec._io.config_fs import FsConfigFiles
     from dockspec.contexts import select, with_env_tls
 
+    files = FsConfigFiles()
     chosen = endpoint_from_env(env, spec)
     if chosen is not None:
-        return [with_env_tls(chosen, env, spec)], True
-    selection = select(env, spec, FsConfigFiles())
+        return [with_env_tls(chosen, env, spec, files)], True
+    selection = select(env, spec, files)
     if selection.explicit:
         return list(selection.explicit), True
     return [*selection.recorded, *table_endpoints(env, spec)], False

@@ -176,6 +176,7 @@ def connect_tls(endpoint: Endpoint, deadline: float) -> TlsChannel:
         raise
     hint = ""
     if client_cert_files(credentials) is None:
-        named = " and ".join(p for p in (credentials.cert_file, credentials.key_file) if p) or "none named"
-        hint = f" (no client certificate was offered: {named} not found)"
+        named = " and ".join(p for p in (credentials.cert_file, credentials.key_file) if p)
+        missing = f"{named} not found" if named else "no cert.pem and key.pem next to the CA"
+        hint = f" (no client certificate was offered: {missing})"
     return TlsChannel(sock, hint)
