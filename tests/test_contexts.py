@@ -649,3 +649,23 @@ def test_daemon_not_found_names_the_context(tmp_path: Path) -> None:
     env = Env(home=str(tmp_path), uid=1000, environ={"DOCKER_CONTEXT": "dead"})
     with pytest.raises(DaemonNotFound, match="context:dead"):
         detect_containers(env=env)
+
+
+# ------------------------------------------------------------------ the README's table of paths
+
+
+def test_readme_paths_section_round_trip(tmp_path: Path) -> None:
+    from tools import readme_paths
+
+    section = readme_paths.render(SPEC)
+    for rule in SPEC.endpoints:
+        assert f"`{rule.id}`" in section
+    readme = tmp_path / "README.md"
+    readme.write_text("# x\n\nno section yet\n")
+    assert readme_paths.main(["--check", "--readme", str(readme)]) == 1  # no markers: stale
+    readme.write_text(f"# x\n\n{readme_paths.BEGIN}\nold\n{readme_paths.END}\n\nafter\n")
+    assert readme_paths.main(["--check", "--readme", str(readme)]) == 1
+    assert readme_paths.main(["--readme", str(readme)]) == 0
+    assert readme_paths.main(["--check", "--readme", str(readme)]) == 0
+    text = readme.read_text()
+    assert text.startswith("# x\n\n<!-- paths:begin -->") and text.endswith("<!-- paths:end -->\n\nafter\n")

@@ -18,10 +18,12 @@ container list, never from dockspec's rules.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -225,6 +227,22 @@ def test_ssh_context_made_by_docker_context_create(
     assert reports[0].endpoint.transport == "ssh"
     assert reports[0].ok, reports[0].error
     assert names(reports[0]) == expected
+
+
+def test_cli_endpoints_shows_the_context_origin(daemons: Daemons, docker_config: Path) -> None:
+    """`dockspec endpoints` names where each endpoint came from: here the context docker made."""
+    cli_env = {"DOCKER_CONFIG": str(docker_config)}
+    run(
+        ["docker", "context", "create", "shown", "--docker", f"host=unix://{daemons.env['DOCKSPEC_DOCKER_SOCK']}"],
+        cli_env,
+    )
+    out = run([sys.executable, "-m", "dockspec", "endpoints", "--json"], {**cli_env, "DOCKER_CONTEXT": "shown"}).stdout
+    (row,) = json.loads(out)
+    assert (row["origin"], row["url"], row["ok"]) == (
+        "context:shown",
+        f"unix://{daemons.env['DOCKSPEC_DOCKER_SOCK']}",
+        True,
+    )
 
 
 # ------------------------------------------------------------------ podman connections
