@@ -188,7 +188,6 @@ def test_cli_json_keeps_names_verbatim(named: dict[str, Run]) -> None:
     assert run.stdout.isascii()
 
 
-@pytest.mark.xfail(strict=True, reason="the CLI prints container names and images raw; reported to the lead")
 def test_cli_text_output_escapes_control_characters(named: dict[str, Run]) -> None:
     """No C0/C1 control, DEL or bidi override reaches the terminal from a daemon's names or images."""
     run = named["text"]

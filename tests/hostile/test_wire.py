@@ -23,7 +23,7 @@ def ok_map(daemon: str) -> dict[tuple[str | None, int, Protocol], ContainerInfo]
 
 
 def check_alone(scenario: Scenario, daemon: HostileDaemon) -> None:
-    calls = run_calls(scenario.name, direct_env(daemon.url), kill=not scenario.slow)
+    calls = run_calls(scenario.name, direct_env(daemon.url), together=scenario.slow)
     assert_bounded(calls)
     # No retries: one connection per call (detection asks again only on a 404
     # or a Podman header, which no hostile answer carries).
@@ -34,7 +34,7 @@ def check_alone(scenario: Scenario, daemon: HostileDaemon) -> None:
         assert calls.background.value is not None
         assert {} == dict(calls.background.value)
         assert StopOutcome.FAILED is calls.stop.value
-        assert calls.kill is None or StopOutcome.FAILED is calls.kill.value
+        assert calls.kill is not None and StopOutcome.FAILED is calls.kill.value
     else:
         assert calls.detect.value is not None and calls.background.value is not None
         assert ok_map(daemon.url) == dict(calls.detect.value) == dict(calls.background.value)
@@ -62,7 +62,7 @@ def test_good_daemon_still_answers_beside_a_hostile_one(scenario: Scenario) -> N
     good = good_daemon()
     try:
         with hostile_daemon(scenario.behaviour) as hostile, table_env(hostile.path, good.path) as (env, home):
-            calls = run_calls(scenario.name + " beside a good daemon", env, kill=not scenario.slow)
+            calls = run_calls(scenario.name + " beside a good daemon", env, together=scenario.slow)
     finally:
         good.close()
     assert_bounded(calls, endpoints=2)
@@ -80,7 +80,7 @@ def test_good_daemon_still_answers_beside_a_hostile_one(scenario: Scenario) -> N
         assert (StopOutcome.FAILED, False) == (calls.stop.value, asked_good)
     else:
         assert (StopOutcome.STOPPED, True) == (calls.stop.value, asked_good)
-    assert calls.kill is None or calls.stop.value is calls.kill.value
+    assert calls.kill is not None and calls.stop.value is calls.kill.value
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
