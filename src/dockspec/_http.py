@@ -8,6 +8,8 @@ knows about Docker.
 
 from __future__ import annotations
 
+import io
+
 import attrs
 import h11
 
@@ -58,7 +60,7 @@ class ResponseReader:
     oversized or cut short raises InvalidResponse.
     """
 
-    __slots__ = ("_body", "_conn", "_head", "_head_bytes", "_limits")
+    __slots__ = ("_body", "_body_size", "_conn", "_head", "_head_bytes", "_limits")
 
     def __init__(self, method: str = "GET", limits: Limits = DEFAULT_LIMITS) -> None:
         self._limits = limits
@@ -70,7 +72,10 @@ class ResponseReader:
         self._head_bytes = 0  # bytes fed before the final head was parsed
         # One growing buffer, not a list of pieces: a body sent as millions of
         # one-byte chunks must cost its size, not a Python object per chunk.
-        self._body = bytearray()
+        # BytesIO.getvalue() hands its buffer over without a copy, so a whole
+        # body costs about its size once, not twice.
+        self._body = io.BytesIO()
+        self._body_size = 0
 
     def feed(self, data: bytes) -> Response | None:
         if self._head is None:
@@ -100,9 +105,10 @@ class ResponseReader:
                 self._head = event
                 self._check_declared_length(event)
             elif isinstance(event, h11.Data):
-                if len(self._body) + len(event.data) > self._limits.max_body_bytes:
+                self._body_size += len(event.data)
+                if self._body_size > self._limits.max_body_bytes:
                     raise InvalidResponse(f"body exceeds the {self._limits.max_body_bytes}-byte cap")
-                self._body += event.data
+                self._body.write(event.data)
             elif isinstance(event, h11.EndOfMessage):
                 return self._finish()
             elif isinstance(event, h11.ConnectionClosed):
@@ -133,6 +139,6 @@ class ResponseReader:
         if head is None:  # pragma: no cover - h11 emits Response before EndOfMessage
             raise InvalidResponse("answer ended before its status line")
         headers = tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in head.headers)
-        body = bytes(self._body)
-        self._body = bytearray()
+        body = self._body.getvalue()
+        self._body = io.BytesIO()
         return Response(status=head.status_code, headers=headers, body=body)

@@ -57,6 +57,31 @@ def test_tiny_chunks_cost_their_size_not_an_object_each(chunk: bytes) -> None:
     assert peak < 2 * CAP
 
 
+@pytest.mark.parametrize("framing", ["content-length", "chunked", "close"])
+def test_a_whole_body_costs_its_size_once(framing: str) -> None:
+    """Reading a body just under the cap holds it once (no copy at the end), whatever its framing."""
+    size = 4 * 1024 * 1024
+    reader = ResponseReader("GET", Limits(max_body_bytes=size))
+    if framing == "content-length":
+        head, piece, tail = b"Content-Length: %d\r\n\r\n" % size, b"x" * 8192, b""
+    elif framing == "chunked":
+        head, piece, tail = b"Transfer-Encoding: chunked\r\n\r\n", b"2000\r\n" + b"x" * 8192 + b"\r\n", b"0\r\n\r\n"
+    else:
+        head, piece, tail = b"Connection: close\r\n\r\n", b"x" * 8192, b""  # b"": the peer closed
+    reader.feed(b"HTTP/1.1 200 OK\r\n" + head)
+    tracemalloc.start()
+    try:
+        pieces = [piece] * (size // 8192) + ([] if framing == "content-length" else [tail])
+        results = [reader.feed(p) for p in pieces]
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    response = results.pop()
+    assert [None] * len(results) == results
+    assert response is not None and size == len(response.body)
+    assert peak < 1.5 * size
+
+
 def test_a_block_of_tiny_chunks_does_not_run_past_the_deadline() -> None:
     """The pump checks the deadline between slices of a received block, not only between reads.
 
