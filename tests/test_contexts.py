@@ -324,9 +324,10 @@ def test_ssh_failure_is_unreachable_with_ssh_stderr() -> None:
     deadline = time.monotonic() + 5
     channel = SshChannel.connect(SSH_ENDPOINT, deadline, spec=spec)
     try:
-        channel.send(b"GET / HTTP/1.1\r\n\r\n", deadline)
         refused = r"ssh failed \(exit 255\): ssh: connect to host box port 22: Connection refused"
         with pytest.raises(Unreachable, match=refused):
+            # ssh may be gone before the request is written: send or recv reports it, the same way
+            channel.send(b"GET / HTTP/1.1\r\n\r\n", deadline)
             channel.recv(deadline)
     finally:
         channel.close()
