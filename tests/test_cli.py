@@ -652,3 +652,11 @@ def test_text_output_escapes_control_characters_json_keeps_them() -> None:
     assert "we\\x1b[31mb" in text.stdout and "a\\x0d\\x0ab" in text.stdout and "\\u202eevil" in text.stdout
     assert "a\\x0d\\x0ab (img\\x07)" in who.stdout and 1 == len(who.stdout.splitlines())
     assert sorted(hostile) == sorted(str(row["name"]) for row in data)
+
+
+def test_missing_docker_context_is_a_clean_error(tmp_path: Path) -> None:
+    """DOCKER_CONTEXT naming no context: one line, the endpoints hint, exit 3, no traceback."""
+    result = run("endpoints", env={**clean_env(), "DOCKER_CONTEXT": "nope", "DOCKER_CONFIG": str(tmp_path)})
+    assert 3 == result.returncode
+    assert "Traceback" not in result.stderr
+    assert "nope" in result.stderr

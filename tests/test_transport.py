@@ -163,24 +163,8 @@ def test_split_host_port(address: str, expected: tuple[str, int]) -> None:
     assert expected == split_host_port(address)
 
 
-@pytest.mark.parametrize("transport", ["ssh", "fd"])
-def test_unsupported_transports_are_unreachable_not_crashes(transport: str) -> None:
-    endpoint = Endpoint(url=f"{transport}://x", transport=transport, address="x")
-    with pytest.raises(Unreachable, match=transport):
+def test_fd_transport_is_unreachable_not_a_crash() -> None:
+    """fd:// is parsed (the docker CLI accepts it) but has no transport here: a clean Unreachable."""
+    endpoint = Endpoint(url="fd://3", transport="fd", address="3")
+    with pytest.raises(Unreachable, match="fd"):
         open_channel(endpoint, time.monotonic() + 1)
-
-
-def test_tls_endpoint_is_never_spoken_to_in_plaintext() -> None:
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(1)
-    port = listener.getsockname()[1]
-    endpoint = Endpoint(url=f"tcp://127.0.0.1:{port}", transport="tcp", address=f"127.0.0.1:{port}", tls=True)
-    try:
-        with pytest.raises(Unreachable, match="TLS"):
-            open_channel(endpoint, time.monotonic() + 1)
-        listener.settimeout(0.2)
-        with pytest.raises(TimeoutError):
-            listener.accept()
-    finally:
-        listener.close()

@@ -24,6 +24,7 @@ from dockspec.detect import (
 )
 from dockspec.env import Env
 from dockspec.errors import (
+    ContextError,
     DaemonNotFound,
     DockspecError,
     InvalidContainerId,
@@ -59,6 +60,7 @@ __all__ = [
     "Ambiguous",
     "ContainerInfo",
     "ContainerPortMap",
+    "ContextError",
     "DaemonNotFound",
     "DaemonReport",
     "DetectionHandle",

@@ -21,7 +21,7 @@ import attrs
 
 from dockspec.detect import DaemonReport, probe_endpoints, stop_container
 from dockspec.env import Env
-from dockspec.errors import DaemonNotFound, InvalidContainerId, InvalidDockerHost
+from dockspec.errors import ContextError, DaemonNotFound, InvalidContainerId, InvalidDockerHost
 from dockspec.models import (
     Ambiguous,
     ContainerInfo,
@@ -132,11 +132,13 @@ def _invalid_host(exc: InvalidDockerHost) -> CliError:
 
 
 def _probe(env: Env, *, all_endpoints: bool = False) -> tuple[list[DaemonReport], bool]:
-    """probe_endpoints, with an invalid DOCKER_HOST as a CliError (exit 3)."""
+    """probe_endpoints, with an invalid DOCKER_HOST or a missing context as a CliError (exit 3)."""
     try:
         return probe_endpoints(env=env, all_endpoints=all_endpoints)
     except InvalidDockerHost as exc:
         raise _invalid_host(exc) from None
+    except ContextError as exc:
+        raise CliError(_one_line(str(exc)), EXIT_NO_DAEMON, HINT) from None
 
 
 def detect(env: Env, err: TextIO) -> Detection:
@@ -418,6 +420,8 @@ def _stop(force: bool) -> Callable[[argparse.Namespace, Env, TextIO, TextIO], in
             raise CliError(_one_line(str(exc)), EXIT_USAGE) from None
         except InvalidDockerHost as exc:
             raise _invalid_host(exc) from None
+        except ContextError as exc:
+            raise CliError(_one_line(str(exc)), EXIT_NO_DAEMON, HINT) from None
         if outcome is StopOutcome.FAILED:
             # stop_container says FAILED when nobody answered too: tell that apart.
             reports, explicit = _probe(env)
@@ -567,7 +571,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(str(exc), exc.status, err, exc.hint)
     except InvalidDockerHost as exc:
         return _fail(str(_invalid_host(exc)), EXIT_NO_DAEMON, err)
-    except DaemonNotFound as exc:
+    except (DaemonNotFound, ContextError) as exc:
         return _fail(_one_line(str(exc)), EXIT_NO_DAEMON, err, HINT)
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED

@@ -38,7 +38,7 @@ import attrs
 
 from dockspec._generated.models import Discovery, Spec
 from dockspec.env import Env
-from dockspec.errors import DockspecError, InvalidDockerHost
+from dockspec.errors import ContextError, InvalidDockerHost
 from dockspec.hosts import parse_docker_host
 from dockspec.models import Endpoint
 
@@ -75,15 +75,6 @@ else:  # pragma: no cover - Python 3.10 has no tomllib: containers.conf is not r
 
 
 _FORMATTER = string.Formatter()
-
-
-class ContextError(DockspecError):
-    """A docker context or podman connection is named but cannot be used.
-
-    The context store has no entry for the name, its metadata is unreadable,
-    or a connection name has no recorded destination. str() names the
-    context, where the name came from and the file that was expected.
-    """
 
 
 class ConfigFiles(Protocol):

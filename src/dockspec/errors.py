@@ -8,6 +8,7 @@ fault, DaemonNotFound means nobody answered.
 from __future__ import annotations
 
 __all__ = [
+    "ContextError",
     "DaemonNotFound",
     "DockspecError",
     "InvalidContainerId",
@@ -45,6 +46,15 @@ class InvalidDockerHost(DockspecError, ValueError):
 
 class InvalidContainerId(DockspecError, ValueError):
     """A container id or name that could corrupt the request it goes into."""
+
+
+class ContextError(DockspecError):
+    """A docker context or podman connection is named but cannot be used.
+
+    The context store has no entry for the name, its metadata is unreadable,
+    or a connection name has no recorded destination. str() names the
+    context, where the name came from and the file that was expected.
+    """
 
 
 class DaemonNotFound(DockspecError):
