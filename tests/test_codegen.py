@@ -56,3 +56,12 @@ def test_one_more_vector_adds_one_test(tmp_path: Path, monkeypatch: pytest.Monke
     after = codegen.render_all()[tmp_path / "tests" / "test_vectors_outcomes.py"]
     assert before.count("\n        '") + 1 == after.count("\n        '")
     assert "'added-case'" in after
+
+
+def test_readme_paths_table_is_fresh() -> None:
+    """The README's path table is what tools/readme_paths.py renders from the spec."""
+    import subprocess
+
+    result = subprocess.run([sys.executable, str(ROOT / "tools" / "readme_paths.py"), "--check"],
+                            capture_output=True, text=True, check=False)
+    assert 0 == result.returncode, result.stdout + result.stderr
