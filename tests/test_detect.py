@@ -201,3 +201,11 @@ def test_no_threads_left_after_detection() -> None:
         detect_containers(spec=SPEC, env=docker_host_env(daemon))
     time.sleep(0.1)
     assert set() == {t for t in threading.enumerate() if t.name.startswith("dockspec")} - before
+
+
+def test_negative_stop_timeout_is_refused_before_any_io() -> None:
+    """t=-1 means wait forever to recent Docker; our deadline could not cover it."""
+    with fake_daemon() as daemon:
+        with pytest.raises(ValueError, match="timeout"):
+            stop_container("web", timeout=-1, env=docker_host_env(daemon), spec=SPEC)
+        assert [] == daemon.requests

@@ -315,6 +315,8 @@ def stop_container(
     from dockspec.spec import builtin_spec
 
     validate_container_id(container_id)
+    if timeout < 0:
+        raise ValueError(f"stop timeout must be 0 or more seconds, not {timeout}")
     spec = spec or builtin_spec()
     env = env or Env.from_os(home)
     endpoints, explicit = resolve_endpoints(env, spec)

@@ -3,7 +3,8 @@ and context store, podman's containers.conf and podman-connections.json."""
 
 from __future__ import annotations
 
-from dockspec.contexts import ContextError
+from dockspec._io.files import read_bounded
+from dockspec.errors import ContextError
 
 __all__ = ["MAX_CONFIG_BYTES", "FsConfigFiles"]
 
@@ -27,13 +28,12 @@ class FsConfigFiles:
     def read_text(self, path: str) -> str | None:
         self.reads.append(path)
         try:
-            with open(path, "rb") as handle:
-                data = handle.read(MAX_CONFIG_BYTES + 1)
+            data = read_bounded(path, MAX_CONFIG_BYTES)
         except (FileNotFoundError, NotADirectoryError):
             return None
         except OSError as exc:
             raise ContextError(f"cannot read {path}: {exc.strerror or exc}") from None
-        if len(data) > MAX_CONFIG_BYTES:
+        if data is None:
             raise ContextError(f"{path} is larger than {MAX_CONFIG_BYTES} bytes")
         try:
             return data.decode("utf-8")

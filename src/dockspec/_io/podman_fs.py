@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+from dockspec._io.files import read_bounded
+
 __all__ = ["FsReader"]
 
 # A storage index or OCI config larger than this is not Podman's.
@@ -35,11 +37,9 @@ class FsReader:
     def read(self, path: str) -> bytes | None:
         self.reads += 1
         try:
-            with open(path, "rb") as handle:
-                data = handle.read(MAX_FILE_BYTES + 1)
+            return read_bounded(path, MAX_FILE_BYTES)
         except OSError:
             return None
-        return None if len(data) > MAX_FILE_BYTES else data
 
     def owner_home(self, pid: int) -> str | None:
         """The home directory of the user running `pid` (its storage lives there)."""
