@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import attrs
+
+from dockspec import Spec, builtin_spec
 from dockspec._http import Response, ResponseReader
 from dockspec.models import DEFAULT_LIMITS, Limits
 
@@ -29,3 +32,13 @@ def feed_three_ways(data: bytes, limits: Limits = DEFAULT_LIMITS, method: str = 
     results = [_run(chunks, limits, method) for chunks in split_ways(data)]
     assert results[0] == results[1] == results[2]
     return results[0]
+
+
+def spec_with_endpoints_under(*prefixes: str) -> Spec:
+    """The builtin spec with only the table entries whose template starts with a prefix.
+
+    Unit tests keep the machine's real daemons (/var/run/docker.sock, ...) out
+    by keeping only entries under {home} or {xdg_runtime_dir}.
+    """
+    spec = builtin_spec()
+    return attrs.evolve(spec, endpoints=tuple(e for e in spec.endpoints if e.template.startswith(prefixes)))

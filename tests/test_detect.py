@@ -6,7 +6,6 @@ import json
 import threading
 import time
 
-import attrs
 import pytest
 
 from dockspec import (
@@ -19,12 +18,12 @@ from dockspec import (
     Protocol,
     StopOutcome,
     await_detection,
-    builtin_spec,
     detect_containers,
     start_detection,
     stop_container,
 )
 from tests.fakedaemon import DOCKER_HEADERS, PODMAN_HEADERS, FakeDaemon, fake_daemon, hang, http_response
+from tests.helpers import spec_with_endpoints_under
 
 DOCKER_BODY = json.dumps([{"Id": "d" * 64, "Names": ["/web"], "Image": "bb:latest",
                            "Ports": [{"IP": "0.0.0.0", "PublicPort": 18091, "PrivatePort": 80, "Type": "tcp"}]}])
@@ -36,8 +35,7 @@ LIBPOD_PATH = "/v4.0.0/libpod/containers/json"
 
 # Only the table entries under {home} or {xdg_runtime_dir}: the machine's real
 # daemons (on /var/run/docker.sock, ...) stay out of these unit tests.
-SPEC = attrs.evolve(builtin_spec(), endpoints=tuple(
-    e for e in builtin_spec().endpoints if e.template.startswith(("{home}", "{xdg_runtime_dir}"))))
+SPEC = spec_with_endpoints_under("{home}", "{xdg_runtime_dir}")
 
 
 def env_for(**environ: str) -> Env:

@@ -15,7 +15,6 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 
-import attrs
 import h11
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -27,17 +26,16 @@ from dockspec import (
     InvalidResponse,
     StopOutcome,
     await_detection,
-    builtin_spec,
     detect_containers,
     start_detection,
     stop_container,
 )
 from tests.fakedaemon import DOCKER_HEADERS, PODMAN_HEADERS, FakeDaemon, Reply, fake_daemon, http_response
+from tests.helpers import spec_with_endpoints_under
 
 LIST = "/containers/json"
 LIBPOD_LIST = "/v4.0.0/libpod/containers/json"
-SPEC = attrs.evolve(builtin_spec(), endpoints=tuple(
-    e for e in builtin_spec().endpoints if e.template.startswith(("{home}", "{xdg_runtime_dir}"))))
+SPEC = spec_with_endpoints_under("{home}", "{xdg_runtime_dir}")
 
 # Everything dockspec may ever send (method, target); ids as dockspec accepts them.
 _ID = r"[A-Za-z0-9][A-Za-z0-9_.-]*"

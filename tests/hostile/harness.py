@@ -21,13 +21,13 @@ from dockspec import (
     Protocol,
     StopOutcome,
     await_detection,
-    builtin_spec,
     detect_containers,
     start_detection,
     stop_container,
 )
 from dockspec.models import PortKey
 from tests.fakedaemon import DOCKER_HEADERS, FakeDaemon, http_response
+from tests.helpers import spec_with_endpoints_under
 from tests.hostile.measure import LIMITS, MARGIN, Measured, measure, measure_together, memory_bound
 
 __all__ = [
@@ -44,9 +44,7 @@ __all__ = [
 
 # The table reduced to its two {home} entries (docker-desktop, then
 # docker-desktop-run): the machine's real daemons stay out of these tests.
-SPEC = attrs.evolve(
-    builtin_spec(), endpoints=tuple(e for e in builtin_spec().endpoints if e.template.startswith("{home}"))
-)
+SPEC = spec_with_endpoints_under("{home}")
 FIRST_SLOT = ".docker/desktop/docker.sock"
 SECOND_SLOT = ".docker/run/docker.sock"
 
