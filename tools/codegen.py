@@ -218,7 +218,14 @@ MSGSPEC_TYPES = {"host_port": "int | None", "container_port": "int | None", "ran
 
 
 def render_wire(spec: Any, digest: str) -> str:
-    """msgspec structs for the list shapes, renamed from the wire field table."""
+    """msgspec structs for the list shapes, renamed from the wire field table.
+
+    Only the fields the list parser reads become struct fields: msgspec skips
+    every other key without validating it, as json.loads + dict.get ignore
+    them on the stdlib path. DETECT answers what containers.detect_shape asks
+    (does the first port entry carry libpod's host port key?) in one pass.
+    """
+    port_kinds = {"host_ip": "str | None", "host_port": "int | None", "protocol": "str | None", "range": "int | None"}
     out = [
         _header("spec/wire.yaml", digest),
         '"""msgspec structs of the list shapes, for the optional fast decoder (dockspec[fast])."""\n\n',
@@ -232,11 +239,11 @@ def render_wire(spec: Any, digest: str) -> str:
         port_lines = []
         for field in spec.wire.port:
             key = getattr(field, shape)
-            if key is None:
+            if key is None or field.name not in port_kinds:
                 continue
-            typ = MSGSPEC_TYPES.get(field.name, "str | None")
+            typ = port_kinds[field.name]
             port_lines.append(f"    {field.name}: {typ} = msgspec.field(default=None, name={key!r})\n")
-        out.append(f"\n\nclass {cls_port}(msgspec.Struct, array_like=False, gc=False):\n")
+        out.append(f"\n\nclass {cls_port}(msgspec.Struct, gc=False):\n")
         out.extend(port_lines)
         kinds = {
             "id": "str",
@@ -252,10 +259,21 @@ def render_wire(spec: Any, digest: str) -> str:
             default = "" if field.name == "id" else " = None"
             name_arg = f"msgspec.field(name={key!r})" if not default else f"msgspec.field(default=None, name={key!r})"
             out.append(f"    {field.name}: {kinds[field.name]} = {name_arg}\n")
+    libpod_port = next(f.libpod for f in spec.wire.port if f.name == "host_port")
+    docker_ports = next(f.docker for f in spec.wire.container if f.name == "ports")
+    out.append(
+        "\n\nclass DetectPort(msgspec.Struct, gc=False):\n"
+        "    libpod_host_port: msgspec.Raw | msgspec.UnsetType = msgspec.field(\n"
+        f"        default=msgspec.UNSET, name={libpod_port!r}\n"
+        "    )\n"
+        "\n\nclass DetectContainer(msgspec.Struct, gc=False):\n"
+        f"    ports: list[DetectPort] | None = msgspec.field(default=None, name={docker_ports!r})\n"
+    )
     out.append("\n\nDECODERS = {\n")
     for shape in shapes:
         out.append(f'    "{shape}": msgspec.json.Decoder(list[{shape.capitalize()}Container]),\n')
     out.append("}\n")
+    out.append("DETECT = msgspec.json.Decoder(list[DetectContainer])\n")
     return "".join(out)
 
 

@@ -21,7 +21,6 @@ import argparse
 import datetime
 import http.client
 import json
-import os
 import secrets
 import socket
 import subprocess

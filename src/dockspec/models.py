@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterator, Mapping
+from typing import Any
 
 import attrs
 
@@ -80,18 +81,72 @@ PublishedContainerMatch = Found | NotFound | Ambiguous
 NOT_FOUND = NotFound()
 
 
+PortEntry = tuple[dict[str, Found], "Found | None", PublishedContainerMatch]
+"""One (port, protocol): Found per exact host address, the every-address Found, the fallback answer."""
+_NO_EXACT: dict[str, Found] = {}
+
+
 class ContainerPortMap(Mapping[PortKey, ContainerInfo]):
     """Immutable map of published bindings to containers, indexed for lookup.
 
     Keys are `(ip, port, Protocol)`; ip is None for a binding on every address.
-    Built once per detection, so the (port, protocol) index behind the proxy
-    fallback is computed here, not per lookup.
+    Built once per detection, so every lookup answer (exact, every address,
+    proxy fallback) is computed here, not per lookup: `_index` maps a
+    protocol's value to (the protocol, {port: PortEntry}), so a lookup hashes
+    an int and a str, never the Enum (whose __hash__ runs in Python). A map
+    with a key of another form (not a 3-tuple ending in a Protocol) keeps the
+    general indexes `_found` and `_by_port` instead, and lookups use those.
     """
 
-    __slots__ = ("_by_port", "_found", "_map")
+    __slots__ = ("_by_port", "_found", "_index", "_map")
 
     def __init__(self, bindings: Mapping[PortKey, ContainerInfo] | None = None) -> None:
         self._map: dict[PortKey, ContainerInfo] = dict(bindings or {})
+        self._found: dict[PortKey, Found] | None = None
+        self._by_port: dict[tuple[int, Protocol], PublishedContainerMatch] | None = None
+        self._index: dict[str, tuple[Protocol, dict[int, PortEntry]]] | None = self._build_index()
+        if self._index is None:
+            self._build_general()
+
+    def _build_index(self) -> dict[str, tuple[Protocol, dict[int, PortEntry]]] | None:
+        found_of: dict[int, Found] = {}  # by id(info): hashing an attrs ContainerInfo runs Python code
+        # (port, protocol) -> [exact {ip: Found}, every-address Found, first info, other infos]
+        building: dict[Protocol, dict[int, list[Any]]] = {member: {} for member in Protocol}
+        for key, info in self._map.items():
+            if type(key) is not tuple or len(key) != 3 or type(key[2]) is not Protocol:
+                return None
+            ip, port, protocol = key
+            hit = found_of.get(id(info))
+            if hit is None:
+                hit = found_of[id(info)] = Found(info)
+            entry = building[protocol].get(port)
+            if entry is None:
+                entry = building[protocol][port] = [None, None, info, None]
+            elif entry[2] is not info:
+                if entry[3] is None:
+                    entry[3] = [info]
+                else:
+                    entry[3].append(info)
+            if ip is None:
+                entry[1] = hit
+            elif entry[0] is None:
+                entry[0] = {ip: hit}
+            else:
+                entry[0][ip] = hit
+        index: dict[str, tuple[Protocol, dict[int, PortEntry]]] = {}
+        for protocol, ports in building.items():
+            final: dict[int, PortEntry] = {}
+            for port, (exact, every, first, others) in ports.items():
+                fallback: PublishedContainerMatch = found_of[id(first)]
+                if others is not None:
+                    infos = {first, *others}
+                    if len(infos) > 1:
+                        fallback = Ambiguous(tuple(sorted(infos)))
+                final[port] = (exact or _NO_EXACT, every, fallback)
+            index[protocol._value_] = (protocol, final)
+        return index
+
+    def _build_general(self) -> None:
         found: dict[PortKey, Found] = {}
         by_port: dict[tuple[int, Protocol], set[ContainerInfo]] = {}
         cache: dict[ContainerInfo, Found] = {}
@@ -109,6 +164,13 @@ class ContainerPortMap(Mapping[PortKey, ContainerInfo]):
             else:
                 fallback[port_key] = Ambiguous(tuple(sorted(infos)))
         self._by_port = fallback
+
+    def general_indexes(self) -> tuple[dict[PortKey, Found], dict[tuple[int, Protocol], PublishedContainerMatch]]:
+        """`_found` and `_by_port`: every binding's Found, and the fallback answer per (port, protocol)."""
+        if self._found is None or self._by_port is None:
+            self._build_general()
+        assert self._found is not None and self._by_port is not None
+        return self._found, self._by_port
 
     def __getitem__(self, key: PortKey) -> ContainerInfo:
         return self._map[key]

@@ -1,10 +1,10 @@
-"""Check one recorded or hand-checked /containers/json fixture."""
+"""Check one recorded or hand-checked /containers/json fixture, through both decoders."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from dockspec import ContainerInfo, Protocol
+from dockspec import DEFAULT_LIMITS, ContainerInfo, Protocol, builtin_spec
 from dockspec.containers import parse_list
 
 
@@ -17,7 +17,19 @@ def expected_bindings(case: dict[str, Any]) -> dict[tuple[str | None, int, Proto
 
 
 def check(case: dict[str, Any]) -> None:
-    body = case["response"]["body"]
+    """The stdlib and the msgspec decoder both give the fixture's expected map, and the same containers."""
+    body = case["response"]["body"].encode("utf-8")
     expected = expected_bindings(case)
-    actual = parse_list(body.encode("utf-8"), case["shape"]).bindings
-    assert expected == actual
+    stdlib = parse_list(body, case["shape"], decoder="stdlib")
+    assert expected == stdlib.bindings
+    from dockspec._fast import parse as fast_parse
+
+    fast = fast_parse(body, case["shape"], builtin_spec(), DEFAULT_LIMITS, None)
+    assert fast is not None, "the fast decoder handed a recorded answer back to the stdlib path"
+    assert expected == fast.bindings
+    assert stdlib == fast
+    assert list(stdlib.bindings) == list(fast.bindings), "same bindings in the same order"
+    assert parse_list(body, case["shape"], decoder="fast") == stdlib
+    # Telling the shape from the body: both decoders tell it alike.
+    assert parse_list(body, decoder="fast") == parse_list(body, decoder="stdlib")
+
