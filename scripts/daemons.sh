@@ -223,11 +223,35 @@ start_docker() {
   wait_ping "dockerd (tcp)" dockerd "$STATE/dockerd.log" "http://${DOCKER_TCP#tcp://}/_ping"
 }
 
+# When every process of an earlier run was killed (a session's end kills what
+# it started, but /run is not a tmpfs here and keeps Podman's runtime state),
+# Podman still believes its containers run, and rootless Podman tries to join
+# the dead pause process's namespaces ("invalid internal status, try resetting
+# the pause process"). Podman repairs its state ("refresh") at the first start
+# after a reboot, which it detects by a missing `alive` file in its tmp dir:
+# remove that file (and the dead pause pid) only when no process of that
+# Podman is left, so that a live Podman is never touched.
+forget_dead_podman() {
+  [ -e /run/libpod/alive ] || return 0
+  if pgrep -u 0 -x conmon >/dev/null || pgrep -u 0 -f '^podman system service' >/dev/null; then return 0; fi
+  log "rootful podman: no process of an earlier run is alive; resetting its runtime state (/run/libpod/alive)"
+  rm -f /run/libpod/alive
+}
+
+forget_dead_podman_rootless() {
+  local tmp=$RL_XDG/libpod/tmp
+  [ -e "$tmp/alive" ] || [ -e "$tmp/pause.pid" ] || return 0
+  if pgrep -u "$RL_UID" >/dev/null; then return 0; fi
+  log "rootless podman: no process of $RL_USER is alive; resetting its runtime state ($tmp/alive, pause.pid)"
+  rm -f "$tmp/alive" "$tmp/pause.pid"
+}
+
 start_podman() {
   if our_pid podman 'podman system service' >/dev/null && ping_sock "$PODMAN_SOCK"; then
     log "rootful podman service already running (pid $(our_pid podman 'podman system service'))"; return
   fi
   ping_sock "$PODMAN_SOCK" && die "a Podman service not started by this script answers on $PODMAN_SOCK; stop it first"
+  forget_dead_podman
   mkdir -p "$(dirname "$PODMAN_SOCK")"
   rm -f "$PODMAN_SOCK"
   start_bg podman "$STATE/podman.log" podman system service --time=0 "unix://$PODMAN_SOCK"
@@ -239,6 +263,7 @@ start_podman_rootless() {
     log "rootless podman service already running (pid $(our_pid podman-rootless 'podman system service'))"; return
   fi
   ping_sock "$RL_SOCK" && die "a Podman service not started by this script answers on $RL_SOCK; stop it first"
+  forget_dead_podman_rootless
   rm -f "$RL_SOCK"
   : >"$STATE/podman-rootless.log"; chown "$RL_UID:$RL_GID" "$STATE/podman-rootless.log"
   start_bg podman-rootless "$STATE/podman-rootless.log" \
