@@ -293,6 +293,12 @@ down() {
   if [ -e "$STATE/bridge.ours" ] && ip link show "$BRIDGE" >/dev/null 2>&1; then
     ip link del "$BRIDGE"
   fi
+  # Mounts a killed TLS dockerd left behind (its netns files, its vfs root):
+  # detach them, deepest first, so the directories can go.
+  local m
+  for m in $(findmnt -rn -o TARGET | grep -E "^($STATE|$DATA)/" | sort -r); do
+    umount -l "$m" 2>/dev/null || log "could not unmount $m"
+  done
   rm -rf --one-file-system "$STATE" "$DATA"
   log "down"
 }
