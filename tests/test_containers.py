@@ -118,6 +118,41 @@ def test_binding_cap_bounds_range_expansion() -> None:
         parse_containers_json_strict(data, "libpod", limits=Limits(max_bindings=100_000))
 
 
+def libpod_body(*entries: tuple[str, int, int]) -> bytes:
+    """One libpod container publishing (host_ip, host_port, range) entries over tcp."""
+    ports = [{"host_ip": ip, "host_port": first, "range": count, "protocol": "tcp"} for ip, first, count in entries]
+    return json.dumps([{"Id": ID, "Names": ["r"], "Image": "i", "Ports": ports}]).encode()
+
+
+@pytest.mark.parametrize("decoder", ["stdlib", "fast"])
+def test_binding_cap_counts_expansion_work_duplicates_included(decoder: str) -> None:
+    """The cap counts what the usable entries expand to, before expanding: overlaps and repeats count."""
+    limits = Limits(max_bindings=10)
+    at_cap = parse_list(libpod_body(("", 100, 6), ("", 100, 4)), "libpod", limits=limits, decoder=decoder)
+    assert len(at_cap.bindings) == 6
+    for over in (libpod_body(("", 100, 6), ("", 100, 5)),  # 6 distinct bindings, 11 to expand
+                 libpod_body(*[("", 100, 1)] * 11),  # one binding, listed 11 times
+                 libpod_body(("", 1, 65535))):  # one entry far past the cap: refused before expanding
+        with pytest.raises(InvalidResponse, match="more than 10 bindings"):
+            parse_list(over, "libpod", limits=limits, decoder=decoder)
+
+
+@pytest.mark.parametrize("decoder", ["stdlib", "fast"])
+def test_binding_cap_counts_docker_twins(decoder: str) -> None:
+    """Docker's 0.0.0.0 and :: twins are one binding but two entries: both count."""
+    twins = body({"IP": "0.0.0.0", "PublicPort": 80}, {"IP": "::", "PublicPort": 80})
+    assert len(parse_list(twins, "docker", limits=Limits(max_bindings=2), decoder=decoder).bindings) == 1
+    with pytest.raises(InvalidResponse, match="bindings"):
+        parse_list(twins, "docker", limits=Limits(max_bindings=1), decoder=decoder)
+
+
+@pytest.mark.parametrize("decoder", ["stdlib", "fast"])
+def test_binding_cap_ignores_skipped_entries(decoder: str) -> None:
+    """Entries that are skipped (a range past 65535, an address that is not one) cost nothing against the cap."""
+    skipped = libpod_body(("", 2, 65535), ("not-an-ip", 1, 65535), ("", 100, 2))
+    assert len(parse_list(skipped, "libpod", limits=Limits(max_bindings=2), decoder=decoder).bindings) == 2
+
+
 def test_conflicting_bindings_keep_the_first() -> None:
     """Two containers claiming one binding: the first in the answer keeps it."""
     data = json.dumps([

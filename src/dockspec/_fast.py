@@ -41,10 +41,10 @@ from dockspec.containers import (
     SKIP,
     SKIP_UNKNOWN,
     ParsedList,
-    _bad,
     _Keys,
     _keys,
     _no_set,
+    _too_many,
     ip_key,
 )
 from dockspec.models import ContainerInfo, Limits, PortKey
@@ -120,15 +120,17 @@ def _collect(items: list[Any], keys: _Keys, limits: Limits, daemon: str | None) 
 
     With the types known, the cheap skips come first; consecutive entries with
     the same key (Docker's 0.0.0.0 and :: twins) are inserted once, which is
-    what setdefault would make of them; the binding cap is checked after each
-    range and each container (a container adds at most one binding per entry
-    without a range, so the cap still bounds memory; nothing else can raise).
+    what setdefault would make of them. The binding cap bounds the expansion
+    work, as in the stdlib loop: each usable entry adds its size (1 without a
+    range, duplicates and twins included) to a count checked before the entry
+    is expanded, so no answer costs more than max_bindings insertions.
     """
     prefix, short, default_proto = keys.name_prefix, keys.short_id_length, keys.default_protocol
     protocols_get = keys.protocols.get
     ip_keys_get = keys.ip_keys.get
     has_range = keys.range is not None
     max_bindings = limits.max_bindings
+    work = 0  # bindings the usable entries so far expand to, duplicates included
     bindings: dict[PortKey, ContainerInfo] = {}
     setdefault = bindings.setdefault
     containers: list[ContainerInfo] = []
@@ -186,6 +188,9 @@ def _collect(items: list[Any], keys: _Keys, limits: Limits, daemon: str | None) 
                 key_ip = ip_key(keys, ip)
             if key_ip is SKIP:
                 continue
+            work += count
+            if work > max_bindings:
+                raise _too_many(max_bindings)
             if count == 1:
                 key = (key_ip, host_port, protocol)
                 if key != last:
@@ -194,8 +199,4 @@ def _collect(items: list[Any], keys: _Keys, limits: Limits, daemon: str | None) 
             else:
                 for number in range(host_port, host_port + count):
                     setdefault((key_ip, number, protocol), info)
-                if len(bindings) > max_bindings:
-                    raise _bad(f"more than {max_bindings} bindings")
-        if len(bindings) > max_bindings:
-            raise _bad(f"more than {max_bindings} bindings")
     return ParsedList(tuple(containers), bindings)

@@ -240,6 +240,7 @@ def _parse_stdlib(body: bytes | str, shape: str | None, spec: Spec, limits: Limi
     protocols_get = keys.protocols.get
     ip_keys_get = keys.ip_keys.get
     max_bindings = limits.max_bindings
+    work = 0  # bindings the usable entries so far expand to, duplicates included
     bindings: dict[PortKey, ContainerInfo] = {}
     setdefault = bindings.setdefault
     containers: list[ContainerInfo] = []
@@ -319,6 +320,9 @@ def _parse_stdlib(body: bytes | str, shape: str | None, spec: Spec, limits: Limi
                 key_ip = ip_key(keys, ip)
             if key_ip is SKIP:
                 continue
+            work += count  # before expanding: the cap bounds the work, not just the distinct bindings
+            if work > max_bindings:
+                raise _too_many(max_bindings)
             if count == 1:
                 key = (key_ip, host_port, protocol)
                 if key == last:  # Docker's 0.0.0.0 and :: twins: setdefault would keep the first
@@ -328,9 +332,12 @@ def _parse_stdlib(body: bytes | str, shape: str | None, spec: Spec, limits: Limi
             else:
                 for number in range(host_port, host_port + count):
                     setdefault((key_ip, number, protocol), info)  # type: ignore[arg-type]
-            if len(bindings) > max_bindings:
-                raise _bad(f"more than {max_bindings} bindings")
     return ParsedList(tuple(containers), bindings)
+
+
+def _too_many(max_bindings: int) -> InvalidResponse:
+    """The answer's port entries would expand to more than `max_bindings` bindings (duplicates counted)."""
+    return _bad(f"port entries would expand to more than {max_bindings} bindings (Limits.max_bindings)")
 
 
 SKIP_UNKNOWN: Any = object()

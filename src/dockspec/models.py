@@ -235,8 +235,10 @@ class Limits:
         daemon's headers are a few hundred bytes).
     max_body_bytes: a 1000-container list is about 3 MiB; 64 MiB leaves room
         for huge hosts and still bounds memory.
-    max_bindings: range expansion across one answer (65535 ports x 2
-        protocols x a few addresses).
+    max_bindings: the bindings one answer's usable port entries may expand
+        to, counted before each entry is expanded (a range counts its size,
+        duplicates included), so it bounds the expansion work as well as
+        the map (65535 ports x 2 protocols x a few addresses).
     """
 
     deadline: float = 3.0
