@@ -11,7 +11,8 @@ DOCKER_HOST. The documented rules (docs/limits.md):
   or below 1, an unknown protocol or a host address that is not an IP
   address skips that entry only;
 - the first claim of a binding wins, within an answer and across daemons;
-- more bindings than Limits.max_bindings in one answer is InvalidResponse;
+- port entries that would expand to more than Limits.max_bindings bindings
+  (duplicates counted) are InvalidResponse, refused before expanding;
 - names are kept verbatim, control characters included (the CLI escapes them).
 """
 
@@ -218,7 +219,7 @@ def test_ranges_expanding_past_the_cap_stop_at_the_cap(served: Served) -> None:
 
 
 def test_repeated_full_ranges_cost_bounded_time(served: Served) -> None:
-    """2000 copies of one 65535-port range (140 KB, 65535 distinct bindings) end by the deadline.
+    """2000 copies of one 65535-port range (180 KB, 65535 distinct bindings) end by the deadline.
 
     Run in a forked child killed after the deadline plus margin: when the cap
     counted distinct bindings, not expansion work, the parse took about 40 s.
