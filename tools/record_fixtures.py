@@ -27,6 +27,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -60,7 +61,7 @@ class UnixHTTPConnection(http.client.HTTPConnection):
         self.sock = sock
 
 
-def http_request(sock_path: str, method: str, path: str, timeout: float = 60.0):
+def http_request(sock_path: str, method: str, path: str, timeout: float = 60.0) -> tuple[int, list[list[str]], bytes]:
     """Return (status, [(name, value), ...] as received, body bytes)."""
     conn = UnixHTTPConnection(sock_path, timeout=timeout)
     try:
@@ -75,8 +76,8 @@ def http_request(sock_path: str, method: str, path: str, timeout: float = 60.0):
 # ------------------------------------------------------------------ daemons
 def load_env(path: Path) -> dict[str, str]:
     env: dict[str, str] = {}
-    for line in path.read_text().splitlines():
-        line = line.strip()
+    for raw in path.read_text().splitlines():
+        line = raw.strip()
         if not line or line.startswith("#") or "=" not in line:
             continue
         key, value = line.split("=", 1)
@@ -107,7 +108,7 @@ class Daemon:
 
     def cli(self, *args: str, check: bool = True) -> str:
         proc = subprocess.run(
-            [*self.cli_prefix, *args], cwd="/", capture_output=True, text=True, timeout=120
+            [*self.cli_prefix, *args], cwd="/", capture_output=True, text=True, timeout=120, check=False
         )
         if check and proc.returncode != 0:
             raise RecordError(f"{self.key}: {' '.join(args)} failed ({proc.returncode}): {proc.stderr.strip()}")
@@ -135,16 +136,17 @@ def engine_version(d: Daemon) -> str:
     status, _, body = http_request(d.sock, "GET", "/version")
     if status != 200:
         raise RecordError(f"{d.key}: GET /version answered {status}")
-    return json.loads(body)["Version"]
+    version: str = json.loads(body)["Version"]
+    return version
 
 
 # ------------------------------------------------------------------ expect
 def cli_bindings(d: Daemon, name: str) -> set[tuple[str | None, int, str]]:
     """(ip or None for all addresses, host port, protocol) from `<cli> port NAME`."""
     out = d.cli("port", name)
-    found = set()
-    for line in out.splitlines():
-        line = line.strip()
+    found: set[tuple[str | None, int, str]] = set()
+    for raw in out.splitlines():
+        line = raw.strip()
         if not line:
             continue
         # "80/tcp -> 0.0.0.0:18080", "80/tcp -> [::]:18080", "80/tcp -> ::1:28082"
@@ -156,15 +158,15 @@ def cli_bindings(d: Daemon, name: str) -> set[tuple[str | None, int, str]]:
     return found
 
 
-def declared_bindings(c: dict) -> set[tuple[str | None, int, str]]:
+def declared_bindings(c: dict[str, Any]) -> set[tuple[str | None, int, str]]:
     return {(p["host_ip"], p["host_port"], p["protocol"]) for p in c["ports"]}
 
 
-def expect_key(e: dict):
+def expect_key(e: dict[str, Any]) -> tuple[int, str, str]:
     return (e["port"], e["protocol"], e["ip"] or "")
 
 
-def build_expect(d: Daemon, declared: list[dict], kind: str) -> tuple[list[dict], str | None]:
+def build_expect(d: Daemon, declared: list[dict[str, Any]], kind: str) -> tuple[list[dict[str, Any]], str | None]:
     """The port map the recorded list body must produce, and notes if any.
 
     From containers.json (what `up` asked for) cross-checked with the CLI's
@@ -186,8 +188,8 @@ def build_expect(d: Daemon, declared: list[dict], kind: str) -> tuple[list[dict]
     compat_drops_range = (
         kind == "compat" and d.engine == "podman" and d.version_tuple < PODMAN_COMPAT_RANGE_COMPLETE_SINCE
     )
-    expect: list[dict] = []
-    dropped: list[str] = []
+    expect: list[dict[str, Any]] = []
+    dropped: list[tuple[str, dict[str, Any]]] = []
     for c in running:
         want = declared_bindings(c)
         have = cli_bindings(d, c["name"])
@@ -208,7 +210,7 @@ def build_expect(d: Daemon, declared: list[dict], kind: str) -> tuple[list[dict]
     expect.sort(key=expect_key)
     notes = None
     if dropped:
-        by_name: dict[str, list[dict]] = {}
+        by_name: dict[str, list[dict[str, Any]]] = {}
         for name, p in dropped:
             by_name.setdefault(name, []).append(p)
         parts = []
@@ -226,7 +228,9 @@ def build_expect(d: Daemon, declared: list[dict], kind: str) -> tuple[list[dict]
     return expect, notes
 
 
-def sanity_check_body(key: str, body: str, expect: list[dict], group_starts: set[int], notes_dropped: list[int]) -> None:
+def sanity_check_body(
+    key: str, body: str, expect: list[dict[str, Any]], group_starts: set[int], notes_dropped: list[int]
+) -> None:
     """Textual spot check (no JSON parsing): every expected id and the first
     port of every published group are in the body; dropped ports are not."""
     for e in expect:
@@ -241,11 +245,11 @@ def sanity_check_body(key: str, body: str, expect: list[dict], group_starts: set
 
 
 # ------------------------------------------------------------------ YAML
-class Flow(list):
+class Flow(list[Any]):
     pass
 
 
-class FlowMap(dict):
+class FlowMap(dict[str, Any]):
     pass
 
 
@@ -272,7 +276,7 @@ Dumper.add_representer(
 )
 
 
-def plain(obj):
+def plain(obj: Any) -> Any:
     """Strip the style marker classes (for round-trip comparison)."""
     if isinstance(obj, dict):
         return {k: plain(v) for k, v in obj.items()}
@@ -283,7 +287,7 @@ def plain(obj):
     return obj
 
 
-def dump(doc: dict) -> str:
+def dump(doc: dict[str, Any]) -> str:
     """YAML text whose load equals doc exactly; literal block for bodies when it round-trips."""
     for style in ("|", '"'):
         _BODY_STYLE["style"] = style
@@ -294,7 +298,7 @@ def dump(doc: dict) -> str:
     raise RecordError(f"{doc.get('id')}: YAML does not round-trip")
 
 
-def write(out_dir: Path, doc: dict) -> Path:
+def write(out_dir: Path, doc: dict[str, Any]) -> Path:
     text = dump(doc)
     path = out_dir / f"{doc['id']}.yaml"
     path.write_text(text, encoding="utf-8")
@@ -305,7 +309,7 @@ def write(out_dir: Path, doc: dict) -> Path:
 
 
 # ------------------------------------------------------------------ recordings
-def record_lists(d: Daemon, declared: list[dict], out_dir: Path, today: str) -> list[Path]:
+def record_lists(d: Daemon, declared: list[dict[str, Any]], out_dir: Path, today: str) -> list[Path]:
     written = []
     for kind, path in d.lists:
         expect, notes = build_expect(d, declared, kind)
@@ -359,7 +363,7 @@ def wait_state(d: Daemon, name: str, not_state: str, timeout: float = 20.0) -> s
         time.sleep(0.2)
 
 
-def record_outcomes(d: Daemon, image: str, cmd: str) -> list[dict]:
+def record_outcomes(d: Daemon, image: str, cmd: str) -> list[dict[str, Any]]:
     tag = secrets.token_hex(3)
     prefix = f"dsrec-{d.key}-{tag}"
     made: list[str] = []
@@ -371,7 +375,7 @@ def record_outcomes(d: Daemon, image: str, cmd: str) -> list[dict]:
         made.append(full)
         return d.cli("inspect", "-f", "{{.Id}}", full).strip() or cid
 
-    outcomes: list[dict] = []
+    outcomes: list[dict[str, Any]] = []
     label = d.engine + "-" + d.major_minor + ("" if d.engine == "docker" else "-" + d.mode)
 
     def post(action: str, state: str, cid: str) -> None:
@@ -431,13 +435,14 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     env = load_env(args.env)
-    declared_all = json.loads(Path(env.get("DOCKSPEC_CONTAINERS_JSON", "/run/dockspec-daemons/containers.json")).read_text())
+    containers_json = Path(env.get("DOCKSPEC_CONTAINERS_JSON", "/run/dockspec-daemons/containers.json"))
+    declared_all = json.loads(containers_json.read_text())
     today = datetime.datetime.now(datetime.timezone.utc).date().isoformat()
     args.out.mkdir(parents=True, exist_ok=True)
     daemons = make_daemons(env)
     cmd = 'trap "exit 0" TERM; httpd -p 80; while :; do sleep 1; done'
     written: list[Path] = []
-    outcomes: list[dict] = []
+    outcomes: list[dict[str, Any]] = []
     try:
         for d in daemons:
             d.version = engine_version(d)
