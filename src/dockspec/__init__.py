@@ -9,19 +9,9 @@ leading underscore are private.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dockspec.containers import parse_containers_json, parse_containers_json_strict, short_container_id
-from dockspec.detect import (
-    DaemonReport,
-    DetectionHandle,
-    await_detection,
-    detect_containers,
-    merge_reports,
-    probe_endpoints,
-    start_detection,
-    stop_container,
-)
 from dockspec.env import Env
 from dockspec.errors import (
     ContextError,
@@ -47,13 +37,41 @@ from dockspec.models import (
     PublishedContainerMatch,
     StopOutcome,
 )
-from dockspec.podman import (
-    RootlessPodmanResolver,
-    is_podman_rootlessport_process,
-    lookup_rootless_podman_container,
-)
 from dockspec.ports import lookup_published_container
 from dockspec.spec import Spec, builtin_spec, load_spec
+
+if TYPE_CHECKING:
+    from dockspec.detect import (
+        DaemonReport,
+        DetectionHandle,
+        await_detection,
+        detect_containers,
+        merge_reports,
+        probe_endpoints,
+        start_detection,
+        stop_container,
+    )
+    from dockspec.podman import (
+        RootlessPodmanResolver,
+        is_podman_rootlessport_process,
+        lookup_rootless_podman_container,
+    )
+
+# Names whose modules parsing and lookup do not need: imported at first use
+# (PEP 562), so `import dockspec` loads no socket, thread or transport code.
+_LAZY = {
+    "DaemonReport": "dockspec.detect",
+    "DetectionHandle": "dockspec.detect",
+    "await_detection": "dockspec.detect",
+    "detect_containers": "dockspec.detect",
+    "merge_reports": "dockspec.detect",
+    "probe_endpoints": "dockspec.detect",
+    "start_detection": "dockspec.detect",
+    "stop_container": "dockspec.detect",
+    "RootlessPodmanResolver": "dockspec.podman",
+    "is_podman_rootlessport_process": "dockspec.podman",
+    "lookup_rootless_podman_container": "dockspec.podman",
+}
 
 __all__ = [
     "DEFAULT_LIMITS",
@@ -100,6 +118,13 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
+    module_name = _LAZY.get(name)
+    if module_name is not None:
+        from importlib import import_module
+
+        value = getattr(import_module(module_name), name)
+        globals()[name] = value
+        return value
     if name == "__version__":
         from importlib.metadata import PackageNotFoundError, version
 
