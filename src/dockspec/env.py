@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Mapping
-from pathlib import Path
 from types import MappingProxyType
 
 import attrs
@@ -48,6 +47,8 @@ class Env:
         """Snapshot this process's environment; `home` overrides the home directory."""
         environ = dict(os.environ)
         if home is None:
+            from pathlib import Path  # here, not at import: pathlib costs a millisecond and only this reads it
+
             try:
                 home_text: str | None = str(Path.home())
             except (RuntimeError, KeyError):

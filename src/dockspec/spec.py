@@ -2,18 +2,20 @@
 
 `builtin_spec()` costs nothing at import: the rules were turned into Python
 literals by tools/codegen.py. `load_spec()` reads the YAML files themselves
-(for overrides and for the test that both loaders agree); PyYAML and cattrs
-are imported only then.
+(for overrides and for the test that both loaders agree); PyYAML, cattrs and
+pathlib are imported only then.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dockspec._generated.models import Spec
 from dockspec._generated.tables import SPEC
 from dockspec.errors import SpecError
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 __all__ = ["Spec", "builtin_spec", "load_spec"]
 
@@ -35,6 +37,8 @@ def builtin_spec() -> Spec:
 
 
 def _default_dir() -> Path:
+    from pathlib import Path
+
     shipped = Path(__file__).parent / "_spec"
     if shipped.is_dir():
         return shipped
@@ -43,6 +47,8 @@ def _default_dir() -> Path:
 
 def load_spec(directory: str | Path | None = None) -> Spec:
     """Read the rules YAML files of `directory` into a Spec; SpecError if they don't fit."""
+    from pathlib import Path
+
     import attrs
     import cattrs
     import yaml
