@@ -12,7 +12,6 @@ types, is an InvalidResponse (strict) or an empty map (lenient).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -226,6 +225,8 @@ _BUILTIN_WIRE = builtin_spec().wire
 
 
 def _parse_stdlib(body: bytes | str, shape: str | None, spec: Spec, limits: Limits, daemon: str | None) -> ParsedList:
+    import json  # here: with msgspec installed, only bodies it refuses reach json
+
     try:
         data = json.loads(body)
     except (ValueError, RecursionError) as exc:
