@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
+import attrs
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,6 +32,44 @@ def test_generated_files_are_fresh() -> None:
 def test_rendering_is_deterministic() -> None:
     codegen = load_codegen()
     assert codegen.render_all() == codegen.render_all()
+
+
+def _hashable(value: object) -> bool:
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True
+
+
+def test_generated_dunders_behave_as_attrs_ones(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The __repr__, __eq__ and __hash__ codegen writes into the models act as those attrs would write."""
+    codegen = load_codegen()
+    records, rules_files = codegen.load_schema()
+    written = codegen.load_model_module(codegen.render_models(records, "digest"))
+    monkeypatch.setattr(codegen, "_render_dunders", lambda record: "")
+    by_attrs = codegen.load_model_module(codegen.render_models(records, "digest"))
+    for name in written.__all__:
+        assert {"__repr__", "__eq__", "__hash__"} <= set(vars(getattr(written, name))), name
+        assert getattr(by_attrs, name).__eq__.__code__.co_filename.startswith("<attrs generated"), name
+    ours = list(codegen._walk(codegen.structure_spec(written, rules_files)))
+    theirs = list(codegen._walk(codegen.structure_spec(by_attrs, rules_files)))
+    assert [type(v).__name__ for v in ours] == [type(v).__name__ for v in theirs]
+    assert len({type(v).__name__ for v in ours}) == len(written.__all__)
+    for mine, attrs_one in zip(ours, theirs, strict=True):
+        assert repr(attrs_one) == repr(mine)
+        assert _hashable(attrs_one) == _hashable(mine)
+        for value in (mine, attrs_one):
+            copy = attrs.evolve(value)
+            assert value == copy
+            assert not value != copy  # noqa: SIM202 (both operators are under test)
+            assert value.__eq__(object()) is NotImplemented
+            if _hashable(value):
+                assert hash(value) == hash(copy)
+            for field in attrs.fields(type(value)):
+                changed = attrs.evolve(value, **{field.name: object()})
+                assert value != changed
+                assert not value == changed  # noqa: SIM201 (both operators are under test)
 
 
 def test_generated_files_are_marked() -> None:
