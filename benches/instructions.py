@@ -11,9 +11,9 @@ the interpreter's start-up, the imports and the input set-up gone. The
 generated loop's own cost per call (calling an empty function of the same
 arity, measured the same way once per kind of operation) is subtracted.
 (An earlier form subtracted one run of N empty calls from one run of N
-calls; those two processes differ before the loop, and the per-call count of
-a lookup moved by up to 4% with nothing but an environment variable's
-length: see docs/performance.md.) `import dockspec` is a fresh interpreter
+calls; those two processes differ before the loop, and a lookup's per-call
+count moved by 0.4% with nothing but an environment variable's length,
+where this form moves by none: see docs/performance.md.) `import dockspec` is a fresh interpreter
 that imports it, less one that imports nothing. Instruction counts do not
 depend on the machine's load, so two runs agree exactly.
 
