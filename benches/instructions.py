@@ -1,7 +1,7 @@
 """Instruction-count gate: every benchmarked operation under callgrind, against benches/baseline.json.
 
-    python benches/instructions.py            # measure, compare, exit 1 on a regression
-    python benches/instructions.py --update   # measure and rewrite benches/baseline.json
+    .venv/bin/python benches/instructions.py            # measure, compare, exit 1 on a regression
+    .venv/bin/python benches/instructions.py --update   # measure and rewrite benches/baseline.json
 
 Each operation of benches/ops.py runs in its own interpreter under
 `valgrind --tool=callgrind`, twice: with N calls and with 2N calls, after
@@ -13,9 +13,10 @@ arity, measured the same way once per kind of operation) is subtracted.
 (An earlier form subtracted one run of N empty calls from one run of N
 calls; those two processes differ before the loop, and a lookup's per-call
 count moved by 0.4% with nothing but an environment variable's length,
-where this form moves by none: see docs/performance.md.) `import dockspec` is a fresh interpreter
-that imports it, less one that imports nothing. Instruction counts do not
-depend on the machine's load, so two runs agree exactly.
+where this form moves by none: see docs/performance.md.) `import dockspec`
+is a fresh interpreter that imports it, less one that imports nothing.
+Instruction counts do not depend on the machine's load, so two runs agree
+exactly.
 
 Determinism: the measured processes see nothing of the checkout they came
 from or of the venv that runs this script. They run a pinned interpreter
