@@ -104,7 +104,9 @@ def environment() -> dict[str, str]:
     """What instruction counts depend on besides dockspec's code; a baseline is valid only for the same."""
     valgrind = subprocess.run(["valgrind", "--version"], capture_output=True, text=True, check=True).stdout.strip()
     return {
-        "python": f"{platform.python_implementation()} {platform.python_version()} {platform.python_build()[0]}",
+        "python": f"{platform.python_implementation()} {platform.python_version()}",
+        "python_build": " ".join(platform.python_build()),
+        "python_compiler": platform.python_compiler(),
         "python_executable": base_python(),
         "machine": platform.machine(),
         "libc": " ".join(platform.libc_ver()),
