@@ -37,12 +37,13 @@ class Protocol(enum.Enum):
         return self.value
 
 
-@attrs.frozen(order=True)
+@attrs.frozen
 class ContainerInfo:
     """A running container that publishes ports. str() gives `name (image)`.
 
     `daemon` is the URL of the daemon it came from (None when parsed from a
     body directly); it takes part in equality so merged maps stay exact.
+    Ordered by (id, name, image, daemon), as attrs' order=True would.
     """
 
     id: str
@@ -52,6 +53,49 @@ class ContainerInfo:
 
     def __str__(self) -> str:
         return f"{self.name} ({self.image})" if self.image else self.name
+
+    # The dunders below are what attrs would write (eq, hash, order=True), as
+    # source: attrs leaves methods defined in the body alone, so they come
+    # from the .pyc instead of being compiled at every import (see
+    # tests/test_models.py::test_hand_written_dunders_behave_as_attrs_ones).
+    def __repr__(self) -> str:
+        return (
+            f"{self.__class__.__qualname__}("
+            f"id={self.id!r}, name={self.name!r}, image={self.image!r}, daemon={self.daemon!r})"
+        )
+
+    def __eq__(self, other: Any) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return (
+            self.id == other.id
+            and self.name == other.name
+            and self.image == other.image
+            and self.daemon == other.daemon
+        )
+
+    def __hash__(self) -> int:
+        return hash(("ContainerInfo", self.id, self.name, self.image, self.daemon))
+
+    def __lt__(self, other: Any) -> bool:
+        if other.__class__ is self.__class__:
+            return (self.id, self.name, self.image, self.daemon) < (other.id, other.name, other.image, other.daemon)
+        return NotImplemented
+
+    def __le__(self, other: Any) -> bool:
+        if other.__class__ is self.__class__:
+            return (self.id, self.name, self.image, self.daemon) <= (other.id, other.name, other.image, other.daemon)
+        return NotImplemented
+
+    def __gt__(self, other: Any) -> bool:
+        if other.__class__ is self.__class__:
+            return (self.id, self.name, self.image, self.daemon) > (other.id, other.name, other.image, other.daemon)
+        return NotImplemented
+
+    def __ge__(self, other: Any) -> bool:
+        if other.__class__ is self.__class__:
+            return (self.id, self.name, self.image, self.daemon) >= (other.id, other.name, other.image, other.daemon)
+        return NotImplemented
 
 
 PortKey = tuple[str | None, int, Protocol]
@@ -64,10 +108,32 @@ class Found:
 
     container: ContainerInfo
 
+    def __repr__(self) -> str:
+        return f"{self.__class__.__qualname__}(container={self.container!r})"
+
+    def __eq__(self, other: Any) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self.container == other.container
+
+    def __hash__(self) -> int:
+        return hash(("Found", self.container))
+
 
 @attrs.frozen
 class NotFound:
     """No published port matches the socket."""
+
+    def __repr__(self) -> str:
+        return f"{self.__class__.__qualname__}()"
+
+    def __eq__(self, other: Any) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return True
+
+    def __hash__(self) -> int:
+        return hash(("NotFound",))
 
 
 @attrs.frozen
@@ -75,6 +141,17 @@ class Ambiguous:
     """Several containers publish the port; `candidates` lists them, sorted."""
 
     candidates: tuple[ContainerInfo, ...]
+
+    def __repr__(self) -> str:
+        return f"{self.__class__.__qualname__}(candidates={self.candidates!r})"
+
+    def __eq__(self, other: Any) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self.candidates == other.candidates
+
+    def __hash__(self) -> int:
+        return hash(("Ambiguous", self.candidates))
 
 
 PublishedContainerMatch = Found | NotFound | Ambiguous
@@ -225,6 +302,28 @@ class Endpoint:
     engine: str | None = attrs.field(default=None, kw_only=True)
     tls: bool = attrs.field(default=False, kw_only=True)
 
+    def __repr__(self) -> str:
+        return (
+            f"{self.__class__.__qualname__}("
+            f"url={self.url!r}, transport={self.transport!r}, address={self.address!r}, "
+            f"origin={self.origin!r}, engine={self.engine!r}, tls={self.tls!r})"
+        )
+
+    def __eq__(self, other: Any) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return (
+            self.url == other.url
+            and self.transport == other.transport
+            and self.address == other.address
+            and self.origin == other.origin
+            and self.engine == other.engine
+            and self.tls == other.tls
+        )
+
+    def __hash__(self) -> int:
+        return hash(("Endpoint", self.url, self.transport, self.address, self.origin, self.engine, self.tls))
+
 
 @attrs.frozen(kw_only=True)
 class Limits:
@@ -245,6 +344,26 @@ class Limits:
     max_header_bytes: int = 64 * 1024
     max_body_bytes: int = 64 * 1024 * 1024
     max_bindings: int = 262_144
+
+    def __repr__(self) -> str:
+        return (
+            f"{self.__class__.__qualname__}("
+            f"deadline={self.deadline!r}, max_header_bytes={self.max_header_bytes!r}, "
+            f"max_body_bytes={self.max_body_bytes!r}, max_bindings={self.max_bindings!r})"
+        )
+
+    def __eq__(self, other: Any) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return (
+            self.deadline == other.deadline
+            and self.max_header_bytes == other.max_header_bytes
+            and self.max_body_bytes == other.max_body_bytes
+            and self.max_bindings == other.max_bindings
+        )
+
+    def __hash__(self) -> int:
+        return hash(("Limits", self.deadline, self.max_header_bytes, self.max_body_bytes, self.max_bindings))
 
 
 DEFAULT_LIMITS = Limits()
