@@ -100,6 +100,20 @@ def base_python() -> str:
     return os.path.realpath(getattr(sys, "_base_executable", sys.executable))
 
 
+def cpu() -> str:
+    """The processor's model and a digest of its feature flags: glibc picks its string and memory
+    routines by CPU feature, so the same code can count differently on another processor."""
+    model, flags = "unknown", ""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name" and model == "unknown":
+                model = value.strip()
+            elif key.strip() == "flags" and not flags:
+                flags = " ".join(sorted(value.split()))
+    return f"{model}; flags sha256:{hashlib.sha256(flags.encode()).hexdigest()[:16]}"
+
+
 def environment() -> dict[str, str]:
     """What instruction counts depend on besides dockspec's code; a baseline is valid only for the same."""
     valgrind = subprocess.run(["valgrind", "--version"], capture_output=True, text=True, check=True).stdout.strip()
@@ -111,6 +125,7 @@ def environment() -> dict[str, str]:
         "machine": platform.machine(),
         "libc": " ".join(platform.libc_ver()),
         "valgrind": valgrind,
+        "cpu": cpu(),
         "gate_requirements_sha256": hashlib.sha256(REQUIREMENTS.read_bytes()).hexdigest(),
     }
 
