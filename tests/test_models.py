@@ -10,10 +10,9 @@ import attrs
 import pytest
 
 from dockspec import containers, models
-from dockspec.containers import ParsedList, _Keys, _keys
+from dockspec.containers import ParsedList
 from dockspec.env import Env
 from dockspec.models import Ambiguous, ContainerInfo, Endpoint, Found, Limits, NotFound, Protocol
-from dockspec.spec import builtin_spec
 
 # Names a hand-written dunder may read besides the fields.
 NOT_FIELDS = {"__class__", "__qualname__", "hash", "NotImplemented"}
@@ -27,7 +26,6 @@ D = ContainerInfo("a" * 64, "api", "nginx:1")
 
 def _values() -> dict[type, list[Any]]:
     """Varied values of each class whose __repr__, __eq__ and __hash__ (and ordering) are written as source."""
-    docker, libpod = _keys(builtin_spec().wire, "docker"), _keys(builtin_spec().wire, "libpod")
     return {
         ContainerInfo: [
             A, B, C, D, ContainerInfo("a" * 64, "web", "nginx:1"), ContainerInfo("", "", ""),
@@ -46,7 +44,6 @@ def _values() -> dict[type, list[Any]]:
         Limits: [Limits(), Limits(deadline=3), Limits(deadline=0.5), Limits(max_bindings=10, max_body_bytes=1)],
         ParsedList: [ParsedList((A,), {(None, 80, Protocol.TCP): A}), ParsedList((A,), {(None, 80, Protocol.TCP): A}),
                      ParsedList((), {}), ParsedList((A, B), {})],
-        _Keys: [docker, libpod, attrs.evolve(docker, ip_keys={"x": None}), attrs.evolve(docker, range="Range")],
         Env: [Env(), Env(platform="darwin", uid=501, home="/Users/me", environ={"DOCKER_HOST": "tcp://h:1"}),
               Env(platform="darwin", uid=501, home="/Users/me", environ={"DOCKER_HOST": "tcp://h:1"}),
               Env(xdg_runtime_dir="/run/user/1000", xdg_data_home="/d")],

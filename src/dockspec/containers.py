@@ -53,9 +53,9 @@ class ParsedList:
         return hash(("ParsedList", self.containers, self.bindings))
 
 
-@attrs.frozen
+@attrs.frozen(eq=False, repr=False)
 class _Keys:
-    """The wire keys of one shape, resolved once per spec."""
+    """The wire keys of one shape, resolved once per spec (a private cache record: compared by identity)."""
 
     id: str
     names: str
@@ -70,58 +70,8 @@ class _Keys:
     default_protocol: str
     name_prefix: str
     short_id_length: int
-    ip_keys: dict[str, str | _Skip | None] = attrs.field(factory=dict, eq=False)
+    ip_keys: dict[str, str | _Skip | None] = attrs.field(factory=dict)
     """Address text to its binding key (None: every address; SKIP: not an address), bounded."""
-
-    # __repr__, __eq__ and __hash__ as attrs would write them, as source (ip_keys, a cache, is left out of eq and hash).
-    def __repr__(self) -> str:
-        return (
-            f"{self.__class__.__qualname__}("
-            f"id={self.id!r}, names={self.names!r}, image={self.image!r}, ports={self.ports!r}, "
-            f"host_ip={self.host_ip!r}, host_port={self.host_port!r}, protocol={self.protocol!r}, "
-            f"range={self.range!r}, wildcard={self.wildcard!r}, protocols={self.protocols!r}, "
-            f"default_protocol={self.default_protocol!r}, name_prefix={self.name_prefix!r}, "
-            f"short_id_length={self.short_id_length!r}, ip_keys={self.ip_keys!r})"
-        )
-
-    def __eq__(self, other: Any) -> bool:
-        if other.__class__ is not self.__class__:
-            return NotImplemented
-        return (
-            self.id == other.id
-            and self.names == other.names
-            and self.image == other.image
-            and self.ports == other.ports
-            and self.host_ip == other.host_ip
-            and self.host_port == other.host_port
-            and self.protocol == other.protocol
-            and self.range == other.range
-            and self.wildcard == other.wildcard
-            and self.protocols == other.protocols
-            and self.default_protocol == other.default_protocol
-            and self.name_prefix == other.name_prefix
-            and self.short_id_length == other.short_id_length
-        )
-
-    def __hash__(self) -> int:
-        return hash(
-            (
-                "_Keys",
-                self.id,
-                self.names,
-                self.image,
-                self.ports,
-                self.host_ip,
-                self.host_port,
-                self.protocol,
-                self.range,
-                self.wildcard,
-                self.protocols,
-                self.default_protocol,
-                self.name_prefix,
-                self.short_id_length,
-            )
-        )
 
 
 class _Skip:
