@@ -461,13 +461,28 @@ alive() {
   [ -n "$st" ] && [ "$st" != Z ] && [ "$st" != X ]
 }
 
-stop_pid() {  # NAME CMDPAT
-  local pid i
+descendants() {  # PID: its children, grandchildren, ...
+  local c
+  for c in $(pgrep -P "$1" || true); do echo "$c"; descendants "$c"; done
+}
+
+stop_pid() {  # NAME CMDPAT [tree]
+  local pid i p pids left
   pid=$(our_pid "$1" "$2") || { rm -f "$STATE/$1.pid"; return 0; }
-  log "stopping $1 (pid $pid)"
-  kill -TERM "$pid" 2>/dev/null || true
-  for ((i = 0; i < 100; i++)); do alive "$pid" || break; sleep 0.2; done
-  if alive "$pid"; then log "$1 (pid $pid) ignored SIGTERM for 20s; SIGKILL"; kill -KILL "$pid" 2>/dev/null || true; fi
+  # tree: the process's descendants too. Rootless Podman re-executes itself
+  # inside its user namespace; the child serves the socket and outlives a
+  # SIGTERM to the parent, so a later `up` would find a service not its own.
+  pids=("$pid")
+  [ "${3:-}" = tree ] && mapfile -t -O 1 pids < <(descendants "$pid")
+  log "stopping $1 (pid ${pids[*]})"
+  kill -TERM "${pids[@]}" 2>/dev/null || true
+  for ((i = 0; i < 100; i++)); do
+    left=()
+    for p in "${pids[@]}"; do alive "$p" && left+=("$p"); done
+    [ ${#left[@]} -eq 0 ] && break
+    sleep 0.2
+  done
+  if [ ${#left[@]} -gt 0 ]; then log "$1 (pid ${left[*]}) ignored SIGTERM for 20s; SIGKILL"; kill -KILL "${left[@]}" 2>/dev/null || true; fi
   rm -f "$STATE/$1.pid"
 }
 
@@ -489,8 +504,8 @@ cmd_down() {
     done
   done
   stop_pid dockerd dockerd
-  stop_pid podman 'podman system service'
-  stop_pid podman-rootless 'podman system service'
+  stop_pid podman 'podman system service' tree
+  stop_pid podman-rootless 'podman system service' tree
   # The rootless user-namespace holder podman started for the service.
   if [ $have_rl = 1 ] && [ -s "$RL_XDG/libpod/tmp/pause.pid" ]; then
     local pp; pp=$(cat "$RL_XDG/libpod/tmp/pause.pid")
