@@ -221,8 +221,9 @@ def render_wire(spec: Any, digest: str) -> str:
 
     Only the fields the list parser reads become struct fields: msgspec skips
     every other key without validating it, as json.loads + dict.get ignore
-    them on the stdlib path. DETECT answers what containers.detect_shape asks
-    (does the first port entry carry libpod's host port key?) in one pass.
+    them on the stdlib path. The docker port struct also keeps libpod's host
+    port key, undecoded (msgspec.Raw), to answer what containers.detect_shape
+    asks (does the first port entry carry it?) in the same pass.
     """
     port_kinds = {"host_ip": "str | None", "host_port": "int | None", "protocol": "str | None", "range": "int | None"}
     out = [
@@ -232,6 +233,7 @@ def render_wire(spec: Any, digest: str) -> str:
         "import msgspec\n",
     ]
     shapes = ("docker", "libpod")
+    libpod_port = next(f.libpod for f in spec.wire.port if f.name == "host_port")
     for shape in shapes:
         cls_port = f"{shape.capitalize()}Port"
         cls_container = f"{shape.capitalize()}Container"
@@ -242,6 +244,12 @@ def render_wire(spec: Any, digest: str) -> str:
                 continue
             typ = port_kinds[field.name]
             port_lines.append(f"    {field.name}: {typ} = msgspec.field(default=None, name={key!r})\n")
+        if shape == "docker":
+            port_lines.append(
+                "    libpod_host_port: msgspec.Raw | msgspec.UnsetType = msgspec.field(\n"
+                f"        default=msgspec.UNSET, name={libpod_port!r}\n"
+                "    )\n"
+            )
         out.append(f"\n\nclass {cls_port}(msgspec.Struct, gc=False):\n")
         out.extend(port_lines)
         kinds = {
@@ -258,21 +266,10 @@ def render_wire(spec: Any, digest: str) -> str:
             default = "" if field.name == "id" else " = None"
             name_arg = f"msgspec.field(name={key!r})" if not default else f"msgspec.field(default=None, name={key!r})"
             out.append(f"    {field.name}: {kinds[field.name]} = {name_arg}\n")
-    libpod_port = next(f.libpod for f in spec.wire.port if f.name == "host_port")
-    docker_ports = next(f.docker for f in spec.wire.container if f.name == "ports")
-    out.append(
-        "\n\nclass DetectPort(msgspec.Struct, gc=False):\n"
-        "    libpod_host_port: msgspec.Raw | msgspec.UnsetType = msgspec.field(\n"
-        f"        default=msgspec.UNSET, name={libpod_port!r}\n"
-        "    )\n"
-        "\n\nclass DetectContainer(msgspec.Struct, gc=False):\n"
-        f"    ports: list[DetectPort] | None = msgspec.field(default=None, name={docker_ports!r})\n"
-    )
     out.append("\n\nDECODERS = {\n")
     for shape in shapes:
         out.append(f'    "{shape}": msgspec.json.Decoder(list[{shape.capitalize()}Container]),\n')
     out.append("}\n")
-    out.append("DETECT = msgspec.json.Decoder(list[DetectContainer])\n")
     return "".join(out)
 
 

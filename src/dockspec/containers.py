@@ -330,13 +330,15 @@ def _parse_fast(
     elif kind is not str:
         return None
     try:
-        if shape is None:
+        items = wire.DECODERS["docker" if shape is None else shape].decode(body)
+        if shape is None:  # detect_shape: the docker structs keep libpod's host port key, undecoded
             shape = "docker"
-            for item in wire.DETECT.decode(body):  # containers.detect_shape on the DETECT structs
+            for item in items:
                 if item.ports:
-                    shape = "docker" if item.ports[0].libpod_host_port is wire.msgspec.UNSET else "libpod"
+                    if item.ports[0].libpod_host_port is not wire.msgspec.UNSET:
+                        shape = "libpod"
+                        items = wire.DECODERS[shape].decode(body)
                     break
-        items = wire.DECODERS[shape].decode(body)
     except _REFUSED:
         return None
     except KeyError:  # a shape with no generated decoder: the stdlib path says what it is

@@ -30,12 +30,13 @@ Index = dict[str, tuple[Protocol, dict[int, PortEntry]]]
 """A protocol's value to (the protocol, {port: PortEntry}): a lookup hashes a str and an int, never the
 Enum (whose __hash__ runs in Python)."""
 _NO_EXACT: dict[str, Found] = {}
+_PROTOCOLS = tuple(Protocol)
 
 
 def _build_index(port_map: ContainerPortMap) -> Index:
     """The index of every answer, in one pass over the bindings; kept on the map."""
     found_of: dict[int, Found] = {}  # by id(info): hashing an attrs ContainerInfo runs Python code
-    by_value: dict[str, dict[int, PortEntry]] = {member._value_: {} for member in Protocol}
+    by_value: dict[str, dict[int, PortEntry]] = {member._value_: {} for member in _PROTOCOLS}
     shared: dict[tuple[str, int], list[ContainerInfo]] = {}  # (protocol value, port) -> its containers, when several
     for (ip, port, protocol), info in port_map._map.items():
         hit = found_of.get(id(info))
@@ -61,7 +62,7 @@ def _build_index(port_map: ContainerPortMap) -> Index:
         if len(distinct) > 1:
             exact, every, _ = by_value[value][port]
             by_value[value][port] = (exact, every, Ambiguous(tuple(sorted(distinct, key=container_sort_key))))
-    index = {member._value_: (member, by_value[member._value_]) for member in Protocol}
+    index = {member._value_: (member, by_value[member._value_]) for member in _PROTOCOLS}
     port_map._index = index
     return index
 
