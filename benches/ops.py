@@ -117,7 +117,7 @@ def _refresh(shape: str, n: int, decoder: str) -> Callable[[Context], Op]:
         parse = dockspec.parse_containers_json
         lookup = dockspec.lookup_published_container
         if "decoder" not in inspect.signature(parse).parameters:
-            raise SystemExit(f"parse.{shape}-{n}.{decoder}: this dockspec's parse_containers_json has no decoder= keyword")
+            raise SystemExit(f"parse.{shape}-{n}.{decoder}: this dockspec's parse_containers_json lacks decoder=")
 
         def refresh(body: bytes) -> None:
             port_map = parse(body, decoder=decoder)
