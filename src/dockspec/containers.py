@@ -2,7 +2,8 @@
 
 Rule: bytes or text in, values out. The JSON keys come from the spec's wire
 table (spec/wire.yaml), so the Docker compat shape and the libpod shape share
-one loop. Rules applied (issue 2): ranges expand; entries without a public
+one loop per decoder: _parse_stdlib on json.loads' dicts, _parse_fast on
+msgspec structs (`dockspec[fast]`), side by side here. Rules applied (issue 2): ranges expand; entries without a public
 port, outside 1-65535 or with an unknown protocol are skipped; 0.0.0.0, ::
 and the empty address mean every address (key ip None); names lose their
 leading `/`; a missing name falls back to the image, then the short id.
