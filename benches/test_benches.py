@@ -64,3 +64,19 @@ def test_import(benchmark: Any, ratio: Callable[[str, str], None], code: str) ->
     ratio("import dockspec", "baseline" if code == "pass" else "import dockspec")
     argv = [sys.executable, "-c", code]
     benchmark(subprocess.run, argv, check=True)
+
+
+def test_ops_exits_with_a_message_on_code_without_what_an_op_needs(tmp_path: Any) -> None:
+    """The instruction gate runs this ops.py against older code: a refresh op on a dockspec whose
+    parse_containers_json has no decoder= keyword exits 1 with a message, at once."""
+    package = tmp_path / "dockspec"
+    package.mkdir()
+    (package / "__init__.py").write_text(
+        "def parse_containers_json(body, shape=None):\n    return {}\n\n"
+        "def lookup_published_container(port_map, address, protocol, allow_proxy_fallback=False):\n    return None\n"
+    )
+    result = subprocess.run([sys.executable, str(ops.HERE / "ops.py"), "parse.docker-10.fast", "1"],
+                            capture_output=True, text=True, timeout=60, env={"PYTHONPATH": str(tmp_path)},
+                            check=False)
+    assert (1, "parse.docker-10.fast: this dockspec's parse_containers_json lacks decoder=\n") == (
+        result.returncode, result.stderr)

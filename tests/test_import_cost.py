@@ -12,6 +12,7 @@ import dockspec
 DEFERRED = {
     "socket", "selectors", "ssl", "pathlib", "json", "ipaddress", "h11", "msgspec", "yaml", "cattrs",
     "dockspec.detect", "dockspec._io", "dockspec._http", "dockspec.podman", "dockspec.cli",
+    "dockspec._generated.models", "dockspec._generated.tables", "dockspec._generated.wire", "dockspec.hosts",
 }
 
 
@@ -20,6 +21,17 @@ def test_import_dockspec_loads_no_deferred_module() -> None:
     code = "import sys, dockspec; print('\\n'.join(sys.modules))"
     loaded = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout.split()
     assert set() == DEFERRED & set(loaded)
+
+
+def test_builtin_spec_loads_at_first_use_once() -> None:
+    code = (
+        "import sys, dockspec\n"
+        "assert 'dockspec._generated.tables' not in sys.modules\n"
+        "spec = dockspec.builtin_spec()\n"
+        "assert 'dockspec._generated.tables' in sys.modules and dockspec.builtin_spec() is spec\n"
+        "assert isinstance(spec, dockspec.Spec)\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
 
 
 def test_lazy_names_are_the_defining_modules_objects() -> None:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
+
+import pytest
+
 from dockspec import Ambiguous, ContainerInfo, ContainerPortMap, Found, NotFound, Protocol, lookup_published_container
 
 A = ContainerInfo("a" * 64, "a", "img")
@@ -53,3 +57,25 @@ def test_map_is_a_mapping() -> None:
     assert MAP[("127.0.0.1", 8080, TCP)] == A
     assert MAP.containers() == (A, B)
     assert ContainerPortMap(dict(MAP)) == MAP
+
+
+def test_addresses_may_be_ipaddress_objects() -> None:
+    """What a caller holding ipaddress values passes works as the text would (issue 11's AttributeError)."""
+    assert Found(A) == lookup_published_container(MAP, (ipaddress.ip_address("127.0.0.1"), 8080), TCP)
+    assert Found(A) == lookup_published_container(MAP, (ipaddress.ip_address("::ffff:127.0.0.1"), 8080), TCP)
+    assert Found(A) == lookup_published_container(MAP, (ipaddress.ip_address("10.9.9.9"), 8080), TCP,
+                                                  allow_proxy_fallback=True)
+    assert NotFound() == lookup_published_container(MAP, (ipaddress.ip_address("10.9.9.9"), 8080), TCP)
+
+
+@pytest.mark.parametrize("ip", [5, b"127.0.0.1", ["127.0.0.1"], object()])
+def test_other_address_types_are_type_errors(ip: object) -> None:
+    with pytest.raises(TypeError, match="socket address"):
+        lookup_published_container(MAP, (ip, 8080), TCP)  # type: ignore[arg-type]
+
+
+def test_the_index_is_built_by_the_first_lookup() -> None:
+    port_map = ContainerPortMap(dict(MAP))
+    assert port_map._index is None
+    lookup_published_container(port_map, ("127.0.0.1", 8080), TCP)
+    assert port_map._index is not None

@@ -22,7 +22,6 @@ from dockspec.errors import (
     InvalidResponse,
     SpecError,
 )
-from dockspec.hosts import parse_docker_host
 from dockspec.models import (
     DEFAULT_LIMITS,
     Ambiguous,
@@ -38,9 +37,10 @@ from dockspec.models import (
     StopOutcome,
 )
 from dockspec.ports import lookup_published_container
-from dockspec.spec import Spec, builtin_spec, load_spec
+from dockspec.spec import builtin_spec, load_spec
 
 if TYPE_CHECKING:
+    from dockspec._generated.models import Spec
     from dockspec.detect import (
         DaemonReport,
         DetectionHandle,
@@ -51,6 +51,7 @@ if TYPE_CHECKING:
         start_detection,
         stop_container,
     )
+    from dockspec.hosts import parse_docker_host
     from dockspec.podman import (
         RootlessPodmanResolver,
         is_podman_rootlessport_process,
@@ -58,8 +59,11 @@ if TYPE_CHECKING:
     )
 
 # Names whose modules parsing and lookup do not need: imported at first use
-# (PEP 562), so `import dockspec` loads no socket, thread or transport code.
+# (PEP 562), so `import dockspec` loads no socket, thread or transport code,
+# and neither the spec's record types nor its rules.
 _LAZY = {
+    "Spec": "dockspec._generated.models",
+    "parse_docker_host": "dockspec.hosts",
     "DaemonReport": "dockspec.detect",
     "DetectionHandle": "dockspec.detect",
     "await_detection": "dockspec.detect",

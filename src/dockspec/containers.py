@@ -2,7 +2,8 @@
 
 Rule: bytes or text in, values out. The JSON keys come from the spec's wire
 table (spec/wire.yaml), so the Docker compat shape and the libpod shape share
-one loop. Rules applied (issue 2): ranges expand; entries without a public
+one loop per decoder: _parse_stdlib on json.loads' dicts, _parse_fast on
+msgspec structs (`dockspec[fast]`), side by side here. Rules applied (issue 2): ranges expand; entries without a public
 port, outside 1-65535 or with an unknown protocol are skipped; 0.0.0.0, ::
 and the empty address mean every address (key ip None); names lose their
 leading `/`; a missing name falls back to the image, then the short id.
@@ -12,15 +13,16 @@ types, is an InvalidResponse (strict) or an empty map (lenient).
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from dockspec._generated.models import Spec, WireShapes
 from dockspec.errors import InvalidResponse
 from dockspec.models import DEFAULT_LIMITS, ContainerInfo, ContainerPortMap, Limits, PortKey, Protocol
 from dockspec.spec import builtin_spec
+
+if TYPE_CHECKING:
+    from dockspec._generated.models import Spec, WireShapes
 
 __all__ = [
     "ParsedList",
@@ -39,18 +41,6 @@ class ParsedList:
 
     containers: tuple[ContainerInfo, ...]
     bindings: dict[PortKey, ContainerInfo]
-
-    # __repr__, __eq__ and __hash__ as attrs would write them, as source (see dockspec.models.ContainerInfo).
-    def __repr__(self) -> str:
-        return f"{self.__class__.__qualname__}(containers={self.containers!r}, bindings={self.bindings!r})"
-
-    def __eq__(self, other: Any) -> bool:
-        if other.__class__ is not self.__class__:
-            return NotImplemented
-        return self.containers == other.containers and self.bindings == other.bindings
-
-    def __hash__(self) -> int:
-        return hash(("ParsedList", self.containers, self.bindings))
 
 
 @attrs.frozen(eq=False, repr=False)
@@ -131,29 +121,6 @@ def ip_key(keys: _Keys, text: str) -> str | _Skip | None:
     return value
 
 
-def _direct_info_fields() -> tuple[Callable[[object, object], None], ...] | None:
-    """ContainerInfo's four slot setters when ContainerInfo(i, n, im, daemon=d) is exactly
-    object.__new__ plus those four stores (attrs slots, no validator, converter or hook), else None.
-
-    A parse makes one ContainerInfo per container; skipping attrs' __init__
-    (a bound object.__setattr__ per field) is a tenth of the fast path's time.
-    """
-    fields = attrs.fields(ContainerInfo)
-    names = [f.name for f in fields]
-    if (
-        names != ["id", "name", "image", "daemon"]
-        or any(f.validator is not None or f.converter is not None for f in fields)
-        or set(getattr(ContainerInfo, "__slots__", ("__dict__",))) - {"__weakref__"} != set(names)
-        or hasattr(ContainerInfo, "__attrs_pre_init__")
-        or hasattr(ContainerInfo, "__attrs_post_init__")
-    ):
-        return None
-    return tuple(ContainerInfo.__dict__[name].__set__ for name in names)
-
-
-_INFO_SETTERS = _direct_info_fields()
-
-
 def short_container_id(container_id: str) -> str:
     """The 12-character short form of a container id (the id itself if shorter)."""
     return container_id[: builtin_spec().wire.short_id_length]
@@ -176,24 +143,20 @@ def _bad(what: str) -> InvalidResponse:
 
 
 DECODERS = (None, "stdlib", "fast")
-FastParse = Callable[[bytes | str, "str | None", Spec, Limits, "str | None"], "ParsedList | None"]
-# The fast decoder, looked up at the first parse that may use it (msgspec is
-# imported then, not at `import dockspec`); None when msgspec is missing.
-_FAST: dict[str, FastParse | None] = {}
+# dockspec._generated.wire (msgspec structs of the list shapes), imported at
+# the first parse that may use it, not at `import dockspec`; None without msgspec.
+_WIRE: list[Any] = []
 
 
-def _load_fast() -> FastParse | None:
-    try:
-        return _FAST["parse"]
-    except KeyError:
-        pass
-    try:
-        from dockspec._fast import parse
-    except ImportError:
-        _FAST["parse"] = None
-    else:
-        _FAST["parse"] = parse
-    return _FAST["parse"]
+def _fast_wire() -> Any:
+    if not _WIRE:
+        try:
+            from dockspec._generated import wire
+        except ImportError:
+            _WIRE.append(None)
+        else:
+            _WIRE.append(wire)
+    return _WIRE[0]
 
 
 def parse_list(
@@ -212,20 +175,24 @@ def parse_list(
     (json.loads), "fast" (msgspec structs generated from spec/wire.yaml, the
     `dockspec[fast]` extra) or None: fast when msgspec imports and `spec`
     has the built-in wire table, else stdlib. Both give the same result for
-    every body: a body msgspec refuses is handed to the stdlib rules, which
-    say what is wrong with it (or accept what json.loads accepts and msgspec
-    does not, e.g. NaN in a field dockspec never reads).
+    every body but one kind: a body msgspec refuses is handed to the stdlib
+    rules, which say what is wrong with it (or accept what json.loads
+    accepts and msgspec does not, e.g. NaN in a field dockspec never reads).
+    The exception: a body nested to within a few levels of Python's
+    recursion limit may be decoded by msgspec and refused (InvalidResponse)
+    by json.loads, whose decoder starts a few frames deeper.
     """
-    spec = spec or builtin_spec()
+    builtin = builtin_spec()
+    spec = spec or builtin
     if decoder != "stdlib":
         if decoder not in DECODERS:
             raise ValueError(f"decoder must be one of {DECODERS}, not {decoder!r}")
-        fast = _load_fast()
-        if fast is None:
+        wire = _fast_wire()
+        if wire is None:
             if decoder == "fast":
                 raise ImportError("decoder='fast' needs msgspec: pip install 'dockspec[fast]'")
-        elif spec.wire is _BUILTIN_WIRE or spec.wire == _BUILTIN_WIRE:
-            parsed = fast(body, shape, spec, limits, daemon)
+        elif spec.wire is builtin.wire or spec.wire == builtin.wire:
+            parsed = _parse_fast(wire, body, shape, spec, limits, daemon)
             if parsed is not None:
                 return parsed
         elif decoder == "fast":
@@ -233,10 +200,8 @@ def parse_list(
     return _parse_stdlib(body, shape, spec, limits, daemon)
 
 
-_BUILTIN_WIRE = builtin_spec().wire
-
-
 def _parse_stdlib(body: bytes | str, shape: str | None, spec: Spec, limits: Limits, daemon: str | None) -> ParsedList:
+    """json.loads, then the rules on dicts, checking every type the rules read."""
     import json  # here: with msgspec installed, only bodies it refuses reach json
 
     try:
@@ -258,9 +223,6 @@ def _parse_stdlib(body: bytes | str, shape: str | None, spec: Spec, limits: Limi
     setdefault = bindings.setdefault
     containers: list[ContainerInfo] = []
     append = containers.append
-    new = object.__new__
-    setters = _INFO_SETTERS
-    set_id, set_name, set_image, set_daemon = setters or (_no_set,) * 4
     for item in data:
         if type(item) is not dict:
             raise _bad("a list item is not an object")
@@ -285,14 +247,7 @@ def _parse_stdlib(body: bytes | str, shape: str | None, spec: Spec, limits: Limi
                     break
         if not name:
             name = image or container_id[:short]
-        if setters is None:
-            info = ContainerInfo(container_id, name, image, daemon=daemon)
-        else:
-            info = new(ContainerInfo)
-            set_id(info, container_id)
-            set_name(info, name)
-            set_image(info, image)
-            set_daemon(info, daemon)
+        info = ContainerInfo(container_id, name, image, daemon=daemon)
         append(info)
         ports = item.get(k_ports)
         if not ports:
@@ -348,6 +303,115 @@ def _parse_stdlib(body: bytes | str, shape: str | None, spec: Spec, limits: Limi
     return ParsedList(tuple(containers), bindings)
 
 
+_REFUSED = (ValueError, TypeError, RecursionError)  # msgspec's DecodeError and ValidationError are ValueErrors
+
+
+def _parse_fast(
+    wire: Any, body: bytes | str, shape: str | None, spec: Spec, limits: Limits, daemon: str | None
+) -> ParsedList | None:
+    """_parse_stdlib's rules on msgspec structs (dockspec._generated.wire); None when the stdlib path must decide.
+
+    The structs hold only the fields the rules read; msgspec skips every
+    other key while checking that the JSON is well formed, and checks the
+    types of the fields it keeps (strict: bools and floats are not ints).
+    None, so that the stdlib rules name what is wrong or accept what
+    json.loads accepts: msgspec refuses the body (bad JSON, a wrong type,
+    NaN, a BOM, a `"Ports": {}` the stdlib loop skips as empty, ...), the
+    body is not valid UTF-8 (msgspec does not check strings it skips), or it
+    is not bytes or str. Then the same rules as the stdlib loop, in the same
+    order, with the cheap skips first since the types are known.
+    """
+    kind = type(body)
+    if kind is bytes:
+        if not body.isascii():
+            try:
+                body.decode("utf-8", "surrogatepass")  # type: ignore[union-attr]
+            except UnicodeDecodeError:
+                return None
+    elif kind is not str:
+        return None
+    try:
+        items = wire.DECODERS["docker" if shape is None else shape].decode(body)
+        if shape is None:  # detect_shape: the docker structs keep libpod's host port key, undecoded
+            shape = "docker"
+            for item in items:
+                if item.ports:
+                    if item.ports[0].libpod_host_port is not wire.msgspec.UNSET:
+                        shape = "libpod"
+                        items = wire.DECODERS[shape].decode(body)
+                    break
+    except _REFUSED:
+        return None
+    except KeyError:  # a shape with no generated decoder: the stdlib path says what it is
+        return None
+    keys = _keys(spec.wire, shape)
+    prefix, short, default_proto = keys.name_prefix, keys.short_id_length, keys.default_protocol
+    protocols_get = keys.protocols.get
+    ip_keys_get = keys.ip_keys.get
+    has_range = keys.range is not None
+    max_bindings = limits.max_bindings
+    work = 0  # as in the stdlib loop: twins and duplicates count
+    bindings: dict[PortKey, ContainerInfo] = {}
+    setdefault = bindings.setdefault
+    containers: list[ContainerInfo] = []
+    append = containers.append
+    for item in items:
+        container_id: str = item.id
+        image = item.image
+        if image is None:
+            image = ""
+        name = ""
+        names = item.names
+        if names:
+            for raw in names:
+                name = raw.removeprefix(prefix)
+                if name:
+                    break
+        if not name:
+            name = image or container_id[:short]
+        info = ContainerInfo(container_id, name, image, daemon=daemon)
+        append(info)
+        ports = item.ports
+        if not ports:
+            continue
+        last: Any = None
+        for port in ports:
+            host_port = port.host_port
+            if host_port is None or host_port < 1:
+                continue
+            count = port.range if has_range else None
+            if count is None or count == 1:
+                if host_port > MAX_PORT:
+                    continue
+                count = 1
+            elif count < 1 or host_port + count - 1 > MAX_PORT:
+                continue
+            proto_text = port.protocol
+            protocol = protocols_get(default_proto if proto_text is None else proto_text)
+            if protocol is None:
+                continue
+            ip = port.host_ip
+            if ip is None:
+                ip = ""
+            key_ip = ip_keys_get(ip, SKIP_UNKNOWN)
+            if key_ip is SKIP_UNKNOWN:
+                key_ip = ip_key(keys, ip)
+            if key_ip is SKIP:
+                continue
+            work += count
+            if work > max_bindings:
+                raise _too_many(max_bindings)
+            if count == 1:
+                key = (key_ip, host_port, protocol)
+                if key != last:
+                    last = key
+                    setdefault(key, info)
+            else:
+                for number in range(host_port, host_port + count):
+                    setdefault((key_ip, number, protocol), info)
+    return ParsedList(tuple(containers), bindings)
+
+
 def _too_many(max_bindings: int) -> InvalidResponse:
     """The answer's port entries would expand to more than `max_bindings` bindings (duplicates counted)."""
     return _bad(f"port entries would expand to more than {max_bindings} bindings (Limits.max_bindings)")
@@ -356,22 +420,31 @@ def _too_many(max_bindings: int) -> InvalidResponse:
 SKIP_UNKNOWN: Any = object()
 
 
-def _no_set(target: object, value: object) -> None:  # pragma: no cover - placeholder when setters is None
-    raise AssertionError("unused")
-
-
 def parse_containers_json_strict(
-    body: bytes | str, shape: str | None = None, *, spec: Spec | None = None, limits: Limits = DEFAULT_LIMITS
+    body: bytes | str,
+    shape: str | None = None,
+    *,
+    spec: Spec | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+    decoder: str | None = None,
 ) -> ContainerPortMap:
-    """The port map of a `/containers/json` body; InvalidResponse when unusable."""
-    return ContainerPortMap(parse_list(body, shape, spec=spec, limits=limits).bindings)
+    """The port map of a `/containers/json` body; InvalidResponse when unusable.
+
+    `decoder` is parse_list's: "stdlib", "fast" (needs `dockspec[fast]`) or None (fast when it can).
+    """
+    return ContainerPortMap(parse_list(body, shape, spec=spec, limits=limits, decoder=decoder).bindings)
 
 
 def parse_containers_json(
-    body: bytes | str, shape: str | None = None, *, spec: Spec | None = None, limits: Limits = DEFAULT_LIMITS
+    body: bytes | str,
+    shape: str | None = None,
+    *,
+    spec: Spec | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+    decoder: str | None = None,
 ) -> ContainerPortMap:
-    """Lenient parse: an unusable body gives an empty map, never an error."""
+    """Lenient parse: an unusable body gives an empty map, never an error (`decoder` as parse_list's)."""
     try:
-        return parse_containers_json_strict(body, shape, spec=spec, limits=limits)
+        return parse_containers_json_strict(body, shape, spec=spec, limits=limits, decoder=decoder)
     except InvalidResponse:
         return ContainerPortMap()

@@ -11,7 +11,6 @@ import os
 import sys
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any
 
 import attrs
 
@@ -42,32 +41,6 @@ class Env:
     xdg_data_home: str | None = None
     environ: Mapping[str, str] = attrs.field(factory=dict, converter=_frozen_mapping)
     """A snapshot of the variables dockspec reads (DOCKER_HOST, DOCKER_TLS_VERIFY, ...)."""
-
-    # __repr__, __eq__ and __hash__ as attrs would write them, as source (see dockspec.models.ContainerInfo).
-    def __repr__(self) -> str:
-        return (
-            f"{self.__class__.__qualname__}("
-            f"platform={self.platform!r}, uid={self.uid!r}, home={self.home!r}, "
-            f"xdg_runtime_dir={self.xdg_runtime_dir!r}, xdg_data_home={self.xdg_data_home!r}, "
-            f"environ={self.environ!r})"
-        )
-
-    def __eq__(self, other: Any) -> bool:
-        if other.__class__ is not self.__class__:
-            return NotImplemented
-        return (
-            self.platform == other.platform
-            and self.uid == other.uid
-            and self.home == other.home
-            and self.xdg_runtime_dir == other.xdg_runtime_dir
-            and self.xdg_data_home == other.xdg_data_home
-            and self.environ == other.environ
-        )
-
-    def __hash__(self) -> int:
-        return hash(
-            ("Env", self.platform, self.uid, self.home, self.xdg_runtime_dir, self.xdg_data_home, self.environ)
-        )
 
     @classmethod
     def from_os(cls, home: str | os.PathLike[str] | None = None) -> Env:

@@ -43,7 +43,7 @@ class ContainerInfo:
 
     `daemon` is the URL of the daemon it came from (None when parsed from a
     body directly); it takes part in equality so merged maps stay exact.
-    Ordered by (id, name, image, daemon), as attrs' order=True would.
+    Not ordered: sort with a key (dockspec sorts by `container_sort_key`).
     """
 
     id: str
@@ -54,48 +54,10 @@ class ContainerInfo:
     def __str__(self) -> str:
         return f"{self.name} ({self.image})" if self.image else self.name
 
-    # The dunders below are what attrs would write (eq, hash, order=True), as
-    # source: attrs leaves methods defined in the body alone, so they come
-    # from the .pyc instead of being compiled at every import (see
-    # tests/test_models.py::test_hand_written_dunders_behave_as_attrs_ones).
-    def __repr__(self) -> str:
-        return (
-            f"{self.__class__.__qualname__}("
-            f"id={self.id!r}, name={self.name!r}, image={self.image!r}, daemon={self.daemon!r})"
-        )
 
-    def __eq__(self, other: Any) -> bool:
-        if other.__class__ is not self.__class__:
-            return NotImplemented
-        return (
-            self.id == other.id
-            and self.name == other.name
-            and self.image == other.image
-            and self.daemon == other.daemon
-        )
-
-    def __hash__(self) -> int:
-        return hash(("ContainerInfo", self.id, self.name, self.image, self.daemon))
-
-    def __lt__(self, other: Any) -> bool:
-        if other.__class__ is self.__class__:
-            return (self.id, self.name, self.image, self.daemon) < (other.id, other.name, other.image, other.daemon)
-        return NotImplemented
-
-    def __le__(self, other: Any) -> bool:
-        if other.__class__ is self.__class__:
-            return (self.id, self.name, self.image, self.daemon) <= (other.id, other.name, other.image, other.daemon)
-        return NotImplemented
-
-    def __gt__(self, other: Any) -> bool:
-        if other.__class__ is self.__class__:
-            return (self.id, self.name, self.image, self.daemon) > (other.id, other.name, other.image, other.daemon)
-        return NotImplemented
-
-    def __ge__(self, other: Any) -> bool:
-        if other.__class__ is self.__class__:
-            return (self.id, self.name, self.image, self.daemon) >= (other.id, other.name, other.image, other.daemon)
-        return NotImplemented
+def container_sort_key(info: ContainerInfo) -> tuple[str, str, str, str]:
+    """(id, name, image, daemon or ""): the order of Ambiguous candidates and of containers()."""
+    return (info.id, info.name, info.image, info.daemon or "")
 
 
 PortKey = tuple[str | None, int, Protocol]
@@ -108,146 +70,45 @@ class Found:
 
     container: ContainerInfo
 
-    def __repr__(self) -> str:
-        return f"{self.__class__.__qualname__}(container={self.container!r})"
-
-    def __eq__(self, other: Any) -> bool:
-        if other.__class__ is not self.__class__:
-            return NotImplemented
-        return self.container == other.container
-
-    def __hash__(self) -> int:
-        return hash(("Found", self.container))
-
 
 @attrs.frozen
 class NotFound:
     """No published port matches the socket."""
 
-    def __repr__(self) -> str:
-        return f"{self.__class__.__qualname__}()"
-
-    def __eq__(self, other: Any) -> bool:
-        if other.__class__ is not self.__class__:
-            return NotImplemented
-        return True
-
-    def __hash__(self) -> int:
-        return hash(("NotFound",))
-
 
 @attrs.frozen
 class Ambiguous:
-    """Several containers publish the port; `candidates` lists them, sorted."""
+    """Several containers publish the port; `candidates` lists them, sorted by container_sort_key."""
 
     candidates: tuple[ContainerInfo, ...]
-
-    def __repr__(self) -> str:
-        return f"{self.__class__.__qualname__}(candidates={self.candidates!r})"
-
-    def __eq__(self, other: Any) -> bool:
-        if other.__class__ is not self.__class__:
-            return NotImplemented
-        return self.candidates == other.candidates
-
-    def __hash__(self) -> int:
-        return hash(("Ambiguous", self.candidates))
 
 
 PublishedContainerMatch = Found | NotFound | Ambiguous
 NOT_FOUND = NotFound()
 
 
-PortEntry = tuple[dict[str, Found], "Found | None", PublishedContainerMatch]
-"""One (port, protocol): Found per exact host address, the every-address Found, the fallback answer."""
-_NO_EXACT: dict[str, Found] = {}
-
-
 class ContainerPortMap(Mapping[PortKey, ContainerInfo]):
-    """Immutable map of published bindings to containers, indexed for lookup.
+    """Immutable map of published bindings `(ip, port, Protocol)` to containers; ip None means every address.
 
-    Keys are `(ip, port, Protocol)`; ip is None for a binding on every address.
-    Built once per detection, so every lookup answer (exact, every address,
-    proxy fallback) is computed here, not per lookup: `_index` maps a
-    protocol's value to (the protocol, {port: PortEntry}), so a lookup hashes
-    an int and a str, never the Enum (whose __hash__ runs in Python). A map
-    with a key of another form (not a 3-tuple ending in a Protocol) keeps the
-    general indexes `_found` and `_by_port` instead, and lookups use those.
+    Every key must have that form: (str or None, int, Protocol); another is
+    a TypeError here. dockspec.ports builds its lookup index on the first
+    lookup and keeps it in `_index`.
     """
 
-    __slots__ = ("_by_port", "_found", "_index", "_map")
+    __slots__ = ("_index", "_map")
 
     def __init__(self, bindings: Mapping[PortKey, ContainerInfo] | None = None) -> None:
         self._map: dict[PortKey, ContainerInfo] = dict(bindings or {})
-        self._found: dict[PortKey, Found] | None = None
-        self._by_port: dict[tuple[int, Protocol], PublishedContainerMatch] | None = None
-        self._index: dict[str, tuple[Protocol, dict[int, PortEntry]]] | None = self._build_index()
-        if self._index is None:
-            self._build_general()
-
-    def _build_index(self) -> dict[str, tuple[Protocol, dict[int, PortEntry]]] | None:
-        found_of: dict[int, Found] = {}  # by id(info): hashing an attrs ContainerInfo runs Python code
-        # (port, protocol) -> [exact {ip: Found}, every-address Found, first info, other infos]
-        building: dict[Protocol, dict[int, list[Any]]] = {member: {} for member in Protocol}
-        for key, info in self._map.items():
-            if type(key) is not tuple or len(key) != 3 or type(key[2]) is not Protocol:
-                return None
-            ip, port, protocol = key
-            hit = found_of.get(id(info))
-            if hit is None:
-                hit = found_of[id(info)] = Found(info)
-            entry = building[protocol].get(port)
-            if entry is None:
-                entry = building[protocol][port] = [None, None, info, None]
-            elif entry[2] is not info:
-                if entry[3] is None:
-                    entry[3] = [info]
-                else:
-                    entry[3].append(info)
-            if ip is None:
-                entry[1] = hit
-            elif entry[0] is None:
-                entry[0] = {ip: hit}
-            else:
-                entry[0][ip] = hit
-        index: dict[str, tuple[Protocol, dict[int, PortEntry]]] = {}
-        for protocol, ports in building.items():
-            final: dict[int, PortEntry] = {}
-            for port, (exact, every, first, others) in ports.items():
-                fallback: PublishedContainerMatch = found_of[id(first)]
-                if others is not None:
-                    infos = {first, *others}
-                    if len(infos) > 1:
-                        fallback = Ambiguous(tuple(sorted(infos)))
-                final[port] = (exact or _NO_EXACT, every, fallback)
-            index[protocol._value_] = (protocol, final)
-        return index
-
-    def _build_general(self) -> None:
-        found: dict[PortKey, Found] = {}
-        by_port: dict[tuple[int, Protocol], set[ContainerInfo]] = {}
-        cache: dict[ContainerInfo, Found] = {}
-        for key, info in self._map.items():
-            hit = cache.get(info)
-            if hit is None:
-                hit = cache[info] = Found(info)
-            found[key] = hit
-            by_port.setdefault((key[1], key[2]), set()).add(info)
-        self._found = found
-        fallback: dict[tuple[int, Protocol], PublishedContainerMatch] = {}
-        for port_key, infos in by_port.items():
-            if len(infos) == 1:
-                fallback[port_key] = cache[next(iter(infos))]
-            else:
-                fallback[port_key] = Ambiguous(tuple(sorted(infos)))
-        self._by_port = fallback
-
-    def general_indexes(self) -> tuple[dict[PortKey, Found], dict[tuple[int, Protocol], PublishedContainerMatch]]:
-        """`_found` and `_by_port`: every binding's Found, and the fallback answer per (port, protocol)."""
-        if self._found is None or self._by_port is None:
-            self._build_general()
-        assert self._found is not None and self._by_port is not None
-        return self._found, self._by_port
+        self._index: Any = None
+        for key in self._map:
+            if not (
+                key.__class__ is tuple
+                and len(key) == 3
+                and key[2].__class__ is Protocol
+                and key[1].__class__ is int
+                and (key[0] is None or key[0].__class__ is str)
+            ):
+                raise TypeError(f"a ContainerPortMap key is (str | None, int, Protocol), not {key!r}")
 
     def __getitem__(self, key: PortKey) -> ContainerInfo:
         return self._map[key]
@@ -271,8 +132,8 @@ class ContainerPortMap(Mapping[PortKey, ContainerInfo]):
     __hash__ = None  # type: ignore[assignment]
 
     def containers(self) -> tuple[ContainerInfo, ...]:
-        """Every distinct container in the map, sorted."""
-        return tuple(sorted(set(self._map.values())))
+        """Every distinct container in the map, sorted by container_sort_key."""
+        return tuple(sorted(set(self._map.values()), key=container_sort_key))
 
 
 class StopOutcome(enum.Enum):
@@ -302,28 +163,6 @@ class Endpoint:
     engine: str | None = attrs.field(default=None, kw_only=True)
     tls: bool = attrs.field(default=False, kw_only=True)
 
-    def __repr__(self) -> str:
-        return (
-            f"{self.__class__.__qualname__}("
-            f"url={self.url!r}, transport={self.transport!r}, address={self.address!r}, "
-            f"origin={self.origin!r}, engine={self.engine!r}, tls={self.tls!r})"
-        )
-
-    def __eq__(self, other: Any) -> bool:
-        if other.__class__ is not self.__class__:
-            return NotImplemented
-        return (
-            self.url == other.url
-            and self.transport == other.transport
-            and self.address == other.address
-            and self.origin == other.origin
-            and self.engine == other.engine
-            and self.tls == other.tls
-        )
-
-    def __hash__(self) -> int:
-        return hash(("Endpoint", self.url, self.transport, self.address, self.origin, self.engine, self.tls))
-
 
 @attrs.frozen(kw_only=True)
 class Limits:
@@ -344,26 +183,6 @@ class Limits:
     max_header_bytes: int = 64 * 1024
     max_body_bytes: int = 64 * 1024 * 1024
     max_bindings: int = 262_144
-
-    def __repr__(self) -> str:
-        return (
-            f"{self.__class__.__qualname__}("
-            f"deadline={self.deadline!r}, max_header_bytes={self.max_header_bytes!r}, "
-            f"max_body_bytes={self.max_body_bytes!r}, max_bindings={self.max_bindings!r})"
-        )
-
-    def __eq__(self, other: Any) -> bool:
-        if other.__class__ is not self.__class__:
-            return NotImplemented
-        return (
-            self.deadline == other.deadline
-            and self.max_header_bytes == other.max_header_bytes
-            and self.max_body_bytes == other.max_body_bytes
-            and self.max_bindings == other.max_bindings
-        )
-
-    def __hash__(self) -> int:
-        return hash(("Limits", self.deadline, self.max_header_bytes, self.max_body_bytes, self.max_bindings))
 
 
 DEFAULT_LIMITS = Limits()

@@ -1,7 +1,8 @@
 """The spec the runtime reads: built in (generated literals) or loaded from YAML.
 
-`builtin_spec()` costs nothing at import: the rules were turned into Python
-literals by tools/codegen.py. `load_spec()` reads the YAML files themselves
+`builtin_spec()` returns the rules tools/codegen.py turned into Python
+literals (dockspec._generated.tables), imported at the first call, not at
+`import dockspec`. `load_spec()` reads the YAML files themselves
 (for overrides and for the test that both loaders agree); PyYAML, cattrs and
 pathlib are imported only then.
 """
@@ -10,12 +11,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from dockspec._generated.models import Spec
-from dockspec._generated.tables import SPEC
 from dockspec.errors import SpecError
 
 if TYPE_CHECKING:
     from pathlib import Path
+
+    from dockspec._generated.models import Spec
 
 __all__ = ["Spec", "builtin_spec", "load_spec"]
 
@@ -31,9 +32,24 @@ RULES_FILES = {
 }
 
 
+_BUILTIN: list[Spec] = []
+
+
 def builtin_spec() -> Spec:
-    """The rules dockspec was built with."""
-    return SPEC
+    """The rules dockspec was built with (one value, loaded at the first call)."""
+    if not _BUILTIN:
+        from dockspec._generated.tables import SPEC
+
+        _BUILTIN.append(SPEC)
+    return _BUILTIN[0]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "Spec":  # the record type: its module is imported at first use, as the rules are
+        from dockspec._generated.models import Spec
+
+        return Spec
+    raise AttributeError(f"module 'dockspec.spec' has no attribute {name!r}")
 
 
 def _default_dir() -> Path:
@@ -71,7 +87,7 @@ def load_spec(directory: str | Path | None = None) -> Spec:
         data[field_name] = doc[field_name]
     converter = cattrs.Converter(forbid_extra_keys=True)
     try:
-        return converter.structure(data, Spec)
+        return converter.structure(data, models.Spec)
     except Exception as exc:
         if isinstance(exc, cattrs.BaseValidationError):
             raise SpecError("\n".join(cattrs.transform_error(exc))) from exc

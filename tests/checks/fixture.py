@@ -22,9 +22,9 @@ def check(case: dict[str, Any]) -> None:
     expected = expected_bindings(case)
     stdlib = parse_list(body, case["shape"], decoder="stdlib")
     assert expected == stdlib.bindings
-    from dockspec._fast import parse as fast_parse
+    from dockspec.containers import _fast_wire, _parse_fast
 
-    fast = fast_parse(body, case["shape"], builtin_spec(), DEFAULT_LIMITS, None)
+    fast = _parse_fast(_fast_wire(), body, case["shape"], builtin_spec(), DEFAULT_LIMITS, None)
     assert fast is not None, "the fast decoder handed a recorded answer back to the stdlib path"
     assert expected == fast.bindings
     assert stdlib == fast

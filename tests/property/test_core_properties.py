@@ -20,6 +20,7 @@ from dockspec import (
     lookup_published_container,
     parse_containers_json_strict,
 )
+from dockspec.models import container_sort_key
 
 pytestmark = pytest.mark.property
 
@@ -69,7 +70,8 @@ def brute_force(bindings: dict[Any, ContainerInfo], ip: str, port: int, proto: P
         if b_ip is None and (b_port, b_proto) == (port, proto):
             return Found(info)
     if fallback:
-        owners = sorted({info for (_, p, pr), info in bindings.items() if (p, pr) == (port, proto)})
+        owners = sorted({info for (_, p, pr), info in bindings.items() if (p, pr) == (port, proto)},
+                        key=container_sort_key)
         if len(owners) == 1:
             return Found(owners[0])
         if owners:
