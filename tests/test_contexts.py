@@ -32,7 +32,6 @@ from dockspec._io.tls import client_context, connect_tls
 from dockspec._io.transport import Unreachable, open_channel
 from dockspec.contexts import (
     ContextError,
-    CredentialedEndpoint,
     Credentials,
     StaticFiles,
     context_digest,
@@ -105,7 +104,7 @@ def test_context_tls_files_are_found_in_the_store(tmp_path: Path) -> None:
     (tls / "ca.pem").write_text("x")
     env = Env(home=str(tmp_path), uid=1000, environ={"DOCKER_CONTEXT": "secure"})
     (endpoint,), _ = resolve_endpoints(env, SPEC)
-    assert isinstance(endpoint, CredentialedEndpoint)
+    assert endpoint.credentials is not None
     assert endpoint.tls
     assert endpoint.credentials == Credentials(ca_file=str(tls / "ca.pem"))
 
@@ -114,16 +113,16 @@ def test_env_tls_uses_docker_cert_path_then_the_config_dir() -> None:
     tls_endpoint = Endpoint(url="tcp://h:2376", transport="tcp", address="h:2376", origin="DOCKER_HOST", tls=True)
     env = Env(home="/home/u", environ={"DOCKER_CERT_PATH": "/certs"})
     got = with_env_tls(tls_endpoint, env, SPEC)
-    assert isinstance(got, CredentialedEndpoint)
+    assert got.credentials is not None
     assert got.credentials == Credentials(
         ca_file="/certs/ca.pem", cert_file="/certs/cert.pem", key_file="/certs/key.pem"
     )
     assert got.origin == "DOCKER_HOST"
     got = with_env_tls(tls_endpoint, Env(home="/home/u"), SPEC)
-    assert isinstance(got, CredentialedEndpoint)
+    assert got.credentials is not None
     assert got.credentials.ca_file == "/home/u/.docker/ca.pem"
     got = with_env_tls(tls_endpoint, Env(home="/home/u", environ={"DOCKER_CONFIG": "/c"}), SPEC)
-    assert isinstance(got, CredentialedEndpoint)
+    assert got.credentials is not None
     assert got.credentials.ca_file == "/c/ca.pem"
     plain = attrs.evolve(tls_endpoint, tls=False)
     assert with_env_tls(plain, env, SPEC) is plain
@@ -135,11 +134,11 @@ def test_env_tls_checks_the_files_it_is_given() -> None:
     with pytest.raises(ContextError, match=r"DOCKER_HOST uses TLS \(DOCKER_TLS_VERIFY\) but the CA file /certs/ca.pem"):
         with_env_tls(tls_endpoint, env, SPEC, StaticFiles({}))
     got = with_env_tls(tls_endpoint, env, SPEC, StaticFiles({"/certs/ca.pem": "x", "/certs/cert.pem": "x"}))
-    assert isinstance(got, CredentialedEndpoint)
+    assert got.credentials is not None
     assert got.credentials == Credentials(ca_file="/certs/ca.pem")  # no key.pem: no client certificate
     files = StaticFiles({"/certs/ca.pem": "x", "/certs/cert.pem": "x", "/certs/key.pem": "x"})
     got = with_env_tls(tls_endpoint, env, SPEC, files)
-    assert isinstance(got, CredentialedEndpoint)
+    assert got.credentials is not None
     assert got.credentials.key_file == "/certs/key.pem"
 
 
@@ -217,11 +216,8 @@ def test_parse_ssh_url_refuses(url: str) -> None:
 
 def test_ssh_argv_is_the_docker_cli_one() -> None:
     def argv(url: str, engine: str | None = "docker", identity: str | None = None) -> list[str]:
-        endpoint: Endpoint = Endpoint(url=url, transport="ssh", address=url[6:], engine=engine)
-        if identity:
-            endpoint = CredentialedEndpoint(
-                url=url, transport="ssh", address=url[6:], engine=engine, credentials=Credentials(ssh_identity=identity)
-            )
+        credentials = Credentials(ssh_identity=identity) if identity else None
+        endpoint = Endpoint(url=url, transport="ssh", address=url[6:], engine=engine, credentials=credentials)
         return ssh_argv(endpoint, SPEC, 3)
 
     head = ["ssh", "-o", "ConnectTimeout=3", "-o", "BatchMode=yes", "-T"]
@@ -537,8 +533,8 @@ def tls_server(pki: Pki) -> Iterator[int]:
         listener.close()
 
 
-def tls_endpoint(port: int, host: str = "127.0.0.1", **credentials: object) -> CredentialedEndpoint:
-    return CredentialedEndpoint(
+def tls_endpoint(port: int, host: str = "127.0.0.1", **credentials: object) -> Endpoint:
+    return Endpoint(
         url=f"tcp://{host}:{port}",
         transport="tcp",
         address=f"{host}:{port}",

@@ -12,7 +12,7 @@ import pytest
 from dockspec import containers, models
 from dockspec.containers import ParsedList
 from dockspec.env import Env
-from dockspec.models import Ambiguous, ContainerInfo, Endpoint, Found, Limits, NotFound, Protocol
+from dockspec.models import Ambiguous, ContainerInfo, Found, Limits, NotFound, Protocol
 
 # Names a hand-written dunder may read besides the fields.
 NOT_FIELDS = {"__class__", "__qualname__", "hash", "NotImplemented"}
@@ -35,12 +35,6 @@ def _values() -> dict[type, list[Any]]:
         Found: [Found(A), Found(B), Found(ContainerInfo("a" * 64, "web", "nginx:1"))],
         NotFound: [NotFound(), models.NOT_FOUND],
         Ambiguous: [Ambiguous((A, B)), Ambiguous((B, A)), Ambiguous((A, B)), Ambiguous(())],
-        Endpoint: [
-            Endpoint("unix:///var/run/docker.sock", "unix", "/var/run/docker.sock"),
-            Endpoint("unix:///var/run/docker.sock", "unix", "/var/run/docker.sock", origin="docker-rootful"),
-            Endpoint("tcp://localhost:2376", "tcp", "localhost:2376", origin="DOCKER_HOST", engine="docker", tls=True),
-            Endpoint("tcp://localhost:2376", "tcp", "localhost:2376", origin="DOCKER_HOST", engine="docker", tls=1),
-        ],
         Limits: [Limits(), Limits(deadline=3), Limits(deadline=0.5), Limits(max_bindings=10, max_body_bytes=1)],
         ParsedList: [ParsedList((A,), {(None, 80, Protocol.TCP): A}), ParsedList((A,), {(None, 80, Protocol.TCP): A}),
                      ParsedList((), {}), ParsedList((A, B), {})],

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from dockspec._io.net import split_host_port
 from dockspec._io.transport import (
     ERROR_BROKEN_PIPE,
     ERROR_IO_PENDING,
@@ -25,7 +26,6 @@ from dockspec._io.transport import (
     PipeChannel,
     Unreachable,
     open_channel,
-    split_host_port,
 )
 from dockspec.models import Endpoint
 from tests.fakedaemon import DOCKER_HEADERS, http_response

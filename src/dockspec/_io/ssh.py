@@ -28,8 +28,7 @@ import time
 from typing import IO
 
 from dockspec._generated.models import Spec
-from dockspec._io.transport import RECV_SIZE, Unreachable
-from dockspec.contexts import CredentialedEndpoint
+from dockspec._io.net import RECV_SIZE, Unreachable
 from dockspec.models import Endpoint
 
 __all__ = ["SshChannel", "SshTarget", "parse_ssh_url", "ssh_argv"]
@@ -88,7 +87,7 @@ def ssh_argv(endpoint: Endpoint, spec: Spec, connect_timeout: int) -> list[str]:
         argv += [rules.user_flag, target.user]
     if target.port is not None:
         argv += [rules.port_flag, str(target.port)]
-    identity = endpoint.credentials.ssh_identity if isinstance(endpoint, CredentialedEndpoint) else None
+    identity = endpoint.credentials.ssh_identity if endpoint.credentials is not None else None
     if identity:
         argv += [rules.identity_flag, identity]
     if endpoint.engine == "podman":
