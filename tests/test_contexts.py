@@ -25,6 +25,7 @@ import attrs
 import pytest
 
 from dockspec import DaemonNotFound, Env, builtin_spec, detect_containers
+from dockspec._http import Response
 from dockspec._io.config_fs import MAX_CONFIG_BYTES, FsConfigFiles
 from dockspec._io.exchange import exchange
 from dockspec._io.ssh import SshChannel, parse_ssh_url, ssh_argv
@@ -42,7 +43,7 @@ from dockspec.contexts import (
 from dockspec.detect import resolve_endpoints
 from dockspec.endpoints import table_endpoints
 from dockspec.errors import InvalidResponse
-from dockspec.models import Endpoint
+from dockspec.models import DEFAULT_LIMITS, Endpoint, Limits
 from dockspec.spec import Spec
 from tests.fakedaemon import DOCKER_HEADERS, http_response
 
@@ -359,13 +360,22 @@ def test_ssh_channel_honours_the_deadline_and_reaps() -> None:
 
 
 @POSIX
-def test_exchange_over_ssh_times_out_as_invalid_response_after_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_exchange_over_ssh_times_out_as_invalid_response_after_bytes() -> None:
     # a daemon that sends half an answer and hangs: the deadline ends the exchange
-    monkeypatch.setattr("dockspec.spec.builtin_spec", lambda: fake_ssh("printf 'HTTP/1.1 200 OK\\r\\n'; exec sleep 30"))
+    spec = fake_ssh("printf 'HTTP/1.1 200 OK\\r\\n'; exec sleep 30")
     started = time.monotonic()
     with pytest.raises(InvalidResponse, match="deadline"):
-        exchange(SSH_ENDPOINT, "GET", "/containers/json", deadline=started + 0.5)
+        exchange(SSH_ENDPOINT, "GET", "/containers/json", spec=spec, limits=DEFAULT_LIMITS, deadline=started + 0.5)
     assert time.monotonic() - started < 1.5
+
+
+@POSIX
+def test_the_callers_spec_reaches_the_ssh_channel() -> None:
+    """detect_containers(spec=...) runs the ssh program of that spec, not the built-in one."""
+    spec = fake_ssh("echo 'from the custom spec' >&2; exit 255")
+    env = Env(home="/nonexistent", uid=1000, environ={"DOCKER_HOST": "ssh://box"})
+    with pytest.raises(DaemonNotFound, match=r"ssh failed \(exit 255\): from the custom spec"):
+        detect_containers(env=env, spec=spec, limits=Limits(deadline=2))
 
 
 @POSIX
@@ -543,11 +553,17 @@ def tls_endpoint(port: int, host: str = "127.0.0.1", **credentials: object) -> E
     )
 
 
+def get(endpoint: Endpoint) -> Response:
+    """One GET /containers/json within 3 s."""
+    deadline = time.monotonic() + 3
+    return exchange(endpoint, "GET", "/containers/json", spec=SPEC, limits=DEFAULT_LIMITS, deadline=deadline)
+
+
 def test_tls_good_path(pki: Pki, tls_server: int) -> None:
     endpoint = tls_endpoint(
         tls_server, ca_file=str(pki.ca), cert_file=str(pki.client_cert), key_file=str(pki.client_key)
     )
-    response = exchange(endpoint, "GET", "/containers/json", deadline=time.monotonic() + 3)
+    response = get(endpoint)
     assert response.status == 200
     assert response.body == b"[]"
 
@@ -557,7 +573,7 @@ def test_tls_wrong_ca_fails_the_handshake(pki: Pki, tls_server: int) -> None:
         tls_server, ca_file=str(pki.other_ca), cert_file=str(pki.client_cert), key_file=str(pki.client_key)
     )
     with pytest.raises(InvalidResponse, match=r"TLS handshake failed: .*CERTIFICATE_VERIFY_FAILED"):
-        exchange(endpoint, "GET", "/containers/json", deadline=time.monotonic() + 3)
+        get(endpoint)
 
 
 def test_tls_host_name_is_checked(pki: Pki, tls_server: int) -> None:
@@ -566,7 +582,7 @@ def test_tls_host_name_is_checked(pki: Pki, tls_server: int) -> None:
         tls_server, host="localhost", ca_file=str(pki.ca), cert_file=str(pki.client_cert), key_file=str(pki.client_key)
     )
     with pytest.raises((InvalidResponse, Unreachable), match=r"CERTIFICATE_VERIFY_FAILED|Hostname mismatch|refused"):
-        exchange(endpoint, "GET", "/containers/json", deadline=time.monotonic() + 3)
+        get(endpoint)
 
 
 def test_skip_tls_verify_still_encrypts(pki: Pki, tls_server: int) -> None:
@@ -577,7 +593,7 @@ def test_skip_tls_verify_still_encrypts(pki: Pki, tls_server: int) -> None:
         key_file=str(pki.client_key),
         verify=False,
     )
-    assert exchange(endpoint, "GET", "/containers/json", deadline=time.monotonic() + 3).status == 200
+    assert get(endpoint).status == 200
 
 
 def test_tls_without_client_cert_is_refused_clearly(pki: Pki, tls_server: int) -> None:
@@ -585,7 +601,7 @@ def test_tls_without_client_cert_is_refused_clearly(pki: Pki, tls_server: int) -
         tls_server, ca_file=str(pki.ca), cert_file="/nonexistent/cert.pem", key_file="/nonexistent/key.pem"
     )
     with pytest.raises(InvalidResponse, match="no client certificate was offered"):
-        exchange(endpoint, "GET", "/containers/json", deadline=time.monotonic() + 3)
+        get(endpoint)
 
 
 def test_tls_files_problems_are_context_errors(pki: Pki) -> None:
@@ -623,7 +639,7 @@ def test_tls_handshake_honours_the_deadline_and_sends_no_plaintext(pki: Pki) -> 
     started = time.monotonic()
     try:
         with pytest.raises(Unreachable, match="timed out during the TLS handshake"):
-            open_channel(endpoint, started + 0.5)
+            open_channel(endpoint, started + 0.5, SPEC)
         assert time.monotonic() - started < 1.0
         thread.join(3)
     finally:

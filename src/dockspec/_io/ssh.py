@@ -124,14 +124,10 @@ class SshChannel:
         self.selector.register(proc.stderr, selectors.EVENT_READ)
 
     @classmethod
-    def connect(cls, endpoint: Endpoint, deadline: float, spec: Spec | None = None) -> SshChannel:
-        """Start ssh for `endpoint`; Unreachable when it cannot be started."""
+    def connect(cls, endpoint: Endpoint, deadline: float, spec: Spec) -> SshChannel:
+        """Start ssh for `endpoint` with `spec`'s command line; Unreachable when it cannot be started."""
         if sys.platform.startswith("win"):
             raise Unreachable(f"{endpoint.url}: the ssh transport needs a POSIX system")
-        if spec is None:
-            from dockspec.spec import builtin_spec
-
-            spec = builtin_spec()
         left = deadline - time.monotonic()
         if left <= 0:
             raise Unreachable(f"{endpoint.url}: the deadline passed before ssh started")

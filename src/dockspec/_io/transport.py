@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from typing import Any, Protocol
 
+from dockspec._generated.models import Spec
 from dockspec._io.net import RECV_SIZE, Unreachable, connect_tcp, connect_unix, describe, remaining
 from dockspec.models import Endpoint
 
@@ -104,8 +105,11 @@ class PipeChannel:
         self.api.CloseHandle(self.handle)
 
 
-def open_channel(endpoint: Endpoint, deadline: float) -> Channel:
-    """Connect to `endpoint` before `deadline`; Unreachable when nothing answers."""
+def open_channel(endpoint: Endpoint, deadline: float, spec: Spec) -> Channel:
+    """Connect to `endpoint` before `deadline`; Unreachable when nothing answers.
+
+    `spec` gives the ssh transport its command line (spec/discovery.yaml).
+    """
     if endpoint.transport == "unix":
         return connect_unix(endpoint.address, deadline)
     if endpoint.transport == "tcp":
@@ -119,7 +123,7 @@ def open_channel(endpoint: Endpoint, deadline: float) -> Channel:
     if endpoint.transport == "ssh":
         from dockspec._io.ssh import SshChannel
 
-        return SshChannel.connect(endpoint, deadline)
+        return SshChannel.connect(endpoint, deadline, spec)
     raise Unreachable(f"{endpoint.url}: the {endpoint.transport} transport is not supported")
 
 
