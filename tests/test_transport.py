@@ -17,7 +17,6 @@ from typing import Any
 
 import pytest
 
-from dockspec._io.net import split_host_port
 from dockspec._io.transport import (
     ERROR_BROKEN_PIPE,
     ERROR_IO_PENDING,
@@ -27,6 +26,7 @@ from dockspec._io.transport import (
     Unreachable,
     open_channel,
 )
+from dockspec.addresses import split_host_port
 from dockspec.models import Endpoint
 from dockspec.spec import builtin_spec
 from tests.fakedaemon import DOCKER_HEADERS, http_response

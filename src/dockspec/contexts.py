@@ -37,8 +37,9 @@ from typing import Any, Protocol
 import attrs
 
 from dockspec._generated.models import Discovery, Spec
+from dockspec.addresses import InvalidAddress, parse_authority, parse_host_port
 from dockspec.env import Env
-from dockspec.errors import ContextError, InvalidDockerHost
+from dockspec.errors import ContextError, InvalidConnectionAddress, InvalidDockerHost
 from dockspec.hosts import parse_docker_host
 from dockspec.models import Credentials, Endpoint
 
@@ -201,7 +202,8 @@ def context_endpoint(
     try:
         endpoint = parse_docker_host(host, platform=env.platform, spec=spec, origin=f"context:{name}")
     except InvalidDockerHost as exc:
-        raise ContextError(f"docker context {name!r}: invalid Host {host!r} in {meta_path}: {exc.message}") from None
+        message = f"docker context {name!r}: invalid Host in {meta_path}: {exc.message}"
+        raise InvalidConnectionAddress(message, host, exc.position) from None
     origin = f"context:{name}"
     endpoint = attrs.evolve(endpoint, origin=origin, engine="docker", tls=False)
     if endpoint.transport != "tcp":
@@ -311,7 +313,12 @@ def _podman_connections(env: Env, rules: Discovery, files: ConfigFiles) -> _Conn
 
 
 def podman_connection_endpoint(uri: str, origin: str, identity: str | None = None) -> Endpoint:
-    """The endpoint of a podman service URI (unix://, tcp:// or ssh://)."""
+    """The endpoint of a podman service URI (unix://, tcp:// or ssh://).
+
+    A tcp:// URI's host:port and an ssh:// URI's host[:port] follow
+    dockspec.addresses' grammar: InvalidConnectionAddress (a ContextError,
+    with a caret in the URI) otherwise.
+    """
     scheme, sep, rest = uri.partition("://")
     if not sep or scheme not in ("unix", "tcp", "ssh"):
         raise ContextError(f"{origin}: unsupported podman URI {uri!r} (expected unix://, tcp:// or ssh://)")
@@ -320,13 +327,18 @@ def podman_connection_endpoint(uri: str, origin: str, identity: str | None = Non
         if not rest:
             raise ContextError(f"{origin}: {uri!r} names no socket path")
         return Endpoint(url=f"unix://{rest}", transport="unix", address=rest, origin=origin, engine="podman")
-    if scheme == "tcp":
-        address = rest.rstrip("/")
-        if not address:
-            raise ContextError(f"{origin}: {uri!r} names no host")
-        return Endpoint(url=f"tcp://{address}", transport="tcp", address=address, origin=origin, engine="podman")
-    if not rest.split("/", 1)[0]:
+    authority = rest.split("/", 1)[0]
+    host_port = authority.rpartition("@")[2]  # podman dials the URL's host:port
+    if not host_port:
         raise ContextError(f"{origin}: {uri!r} names no host")
+    start = len(scheme) + len(sep) + len(authority) - len(host_port)
+    try:
+        if scheme == "tcp":
+            address = str(parse_host_port(host_port, source=uri, start=start))
+            return Endpoint(url=f"tcp://{address}", transport="tcp", address=address, origin=origin, engine="podman")
+        parse_authority(host_port, source=uri, start=start)
+    except InvalidAddress as exc:
+        raise InvalidConnectionAddress(f"{origin}: {exc.message}", uri, exc.position) from None
     credentials = Credentials(ssh_identity=identity) if identity else None
     return Endpoint(
         url=f"ssh://{rest}", transport="ssh", address=rest, origin=origin, engine="podman", credentials=credentials

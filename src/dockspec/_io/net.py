@@ -13,6 +13,8 @@ import threading
 import time
 from typing import Any
 
+from dockspec.addresses import InvalidAddress, split_host_port
+
 __all__ = ["RECV_SIZE", "SocketChannel", "Unreachable", "connect_tcp", "connect_unix", "describe", "remaining"]
 
 RECV_SIZE = 65536
@@ -51,11 +53,6 @@ class SocketChannel:
     def close(self) -> None:
         self.sock.close()
 
-
-def split_host_port(address: str) -> tuple[str, int]:
-    """`host:port` or `[v6]:port` to (host, port)."""
-    host, _, port = address.rpartition(":")
-    return host.strip("[]"), int(port)
 
 
 def connect_unix(path: str, deadline: float) -> SocketChannel:
@@ -110,9 +107,16 @@ def _resolve(host: str, port: int, deadline: float) -> list[AddrInfo]:
 
 
 def connect_tcp(address: str, deadline: float) -> SocketChannel:
-    """Try each address of the host in turn, all within the one deadline."""
+    """Try each address of the host in turn, all within the one deadline.
+
+    `address` is `host:port` or `[v6]:port` (dockspec.addresses); one outside
+    that grammar is Unreachable, saying why.
+    """
     try:
         host, port = split_host_port(address)
+    except InvalidAddress as exc:
+        raise Unreachable(f"{address}: {exc.summary()}") from None
+    try:
         infos = _resolve(host, port, deadline)
     except (OSError, TimeoutError, ValueError) as exc:
         raise Unreachable(f"{address}: {describe(exc)}") from None

@@ -29,6 +29,7 @@ from typing import IO
 
 from dockspec._generated.models import Spec
 from dockspec._io.net import RECV_SIZE, Unreachable
+from dockspec.addresses import InvalidAddress, parse_authority
 from dockspec.models import Endpoint
 
 __all__ = ["SshChannel", "SshTarget", "parse_ssh_url", "ssh_argv"]
@@ -50,7 +51,10 @@ class SshTarget:
 
 
 def parse_ssh_url(url: str) -> SshTarget:
-    """ssh://[user@]host[:port][/path] (docker/cli connhelper/ssh ParseURL); ValueError if invalid."""
+    """ssh://[user@]host[:port][/path] (docker/cli connhelper/ssh ParseURL); ValueError if invalid.
+
+    host[:port] is dockspec.addresses' grammar (InvalidAddress, a ValueError, with the caret in `url`).
+    """
     scheme, sep, rest = url.partition("://")
     if scheme != "ssh" or not sep:
         raise ValueError(f"not an ssh:// URL: {url!r}")
@@ -61,20 +65,9 @@ def parse_ssh_url(url: str) -> SshTarget:
     user = userinfo if at else None
     if user is not None and ":" in user:
         raise ValueError("plain-text password is not supported")
-    if hostport.startswith("["):
-        host, bracket, tail = hostport[1:].partition("]")
-        if not bracket or (tail and not tail.startswith(":")):
-            raise ValueError(f"invalid host {hostport!r}")
-        port_text = tail[1:] if tail else ""
-    else:
-        host, _, port_text = hostport.partition(":")
-    if not host:
+    if not hostport:
         raise ValueError("hostname is empty")
-    port = None
-    if port_text:
-        if not port_text.isdigit() or not 0 < int(port_text) < 65536:
-            raise ValueError(f"invalid port {port_text!r}")
-        port = int(port_text)
+    host, port = parse_authority(hostport, source=url, start=len(url) - len(rest) + len(authority) - len(hostport))
     return SshTarget(user or None, host, port, slash + path)
 
 
@@ -133,6 +126,8 @@ class SshChannel:
             raise Unreachable(f"{endpoint.url}: the deadline passed before ssh started")
         try:
             argv = ssh_argv(endpoint, spec, max(1, math.ceil(left)))
+        except InvalidAddress as exc:
+            raise Unreachable(f"{endpoint.url}: invalid ssh URL: {exc.summary()}") from None
         except ValueError as exc:
             raise Unreachable(f"{endpoint.url}: invalid ssh URL: {exc}") from None
         try:

@@ -17,7 +17,8 @@ import ssl
 import time
 from typing import NoReturn
 
-from dockspec._io.net import RECV_SIZE, Unreachable, connect_tcp, describe, split_host_port
+from dockspec._io.net import RECV_SIZE, Unreachable, connect_tcp, describe
+from dockspec.addresses import split_host_port
 from dockspec.errors import ContextError, InvalidResponse
 from dockspec.models import Credentials, Endpoint
 
