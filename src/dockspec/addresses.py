@@ -24,8 +24,6 @@ gives a default.
 
 from __future__ import annotations
 
-import re
-
 import attrs
 
 from dockspec.errors import InvalidAddress
@@ -44,13 +42,15 @@ __all__ = [
 ]
 
 MAX_PORT = 65535
-_HOST = re.compile(r"[A-Za-z0-9\-._~%!$&'()*+,;=]*")
-_IPV6 = re.compile(r"[0-9A-Fa-f:.]*(%[A-Za-z0-9\-._~]+)?")
 _DIGITS = frozenset("0123456789")
+_LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+_HOST = frozenset(_LETTERS + "0123456789-._~%!$&'()*+,;=")
+_IPV6 = frozenset("0123456789abcdefABCDEF:.")
+_ZONE = frozenset(_LETTERS + "0123456789-._~")
 
 
 def _what(char: str) -> str:
-    kind = "non-ASCII character" if char.isascii() is False and char.isprintable() else "invalid character"
+    kind = "non-ASCII character" if not char.isascii() and char.isprintable() else "invalid character"
     return f"{kind} {char!r}"
 
 
@@ -75,11 +75,12 @@ class _Tokenizer:
             return True
         return False
 
-    def read(self, pattern: re.Pattern[str]) -> str:
-        match = pattern.match(self.text, self.position)
-        assert match is not None  # every pattern here matches the empty string
-        self.position = match.end()
-        return match.group()
+    def read(self, chars: frozenset[str]) -> str:
+        """The longest run of `chars` from here (possibly empty)."""
+        begin = self.position
+        while self.position < len(self.text) and self.text[self.position] in chars:
+            self.position += 1
+        return self.text[begin : self.position]
 
     def rest(self) -> str:
         return self.text[self.position :]
@@ -122,6 +123,8 @@ def _host(tokens: _Tokenizer, default_host: str | None) -> str:
 
         begin = tokens.position
         host = tokens.read(_IPV6)
+        if tokens.take("%"):
+            host += "%" + tokens.read(_ZONE)
         if not tokens.take("]"):
             if "]" not in tokens.rest():
                 raise tokens.error("missing ']' in host", begin - 1)
