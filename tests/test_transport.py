@@ -25,9 +25,10 @@ from dockspec._io.transport import (
     PipeChannel,
     Unreachable,
     open_channel,
-    split_host_port,
 )
+from dockspec.addresses import split_host_port
 from dockspec.models import Endpoint
+from dockspec.spec import builtin_spec
 from tests.fakedaemon import DOCKER_HEADERS, http_response
 
 
@@ -167,4 +168,4 @@ def test_fd_transport_is_unreachable_not_a_crash() -> None:
     """fd:// is parsed (the docker CLI accepts it) but has no transport here: a clean Unreachable."""
     endpoint = Endpoint(url="fd://3", transport="fd", address="3")
     with pytest.raises(Unreachable, match="fd"):
-        open_channel(endpoint, time.monotonic() + 1)
+        open_channel(endpoint, time.monotonic() + 1, builtin_spec())

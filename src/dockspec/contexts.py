@@ -37,16 +37,16 @@ from typing import Any, Protocol
 import attrs
 
 from dockspec._generated.models import Discovery, Spec
+from dockspec.addresses import InvalidAddress, parse_authority, parse_host_port
 from dockspec.env import Env
-from dockspec.errors import ContextError, InvalidDockerHost
+from dockspec.errors import ContextError, InvalidConnectionAddress, InvalidDockerHost
 from dockspec.hosts import parse_docker_host
-from dockspec.models import Endpoint
+from dockspec.models import Credentials, Endpoint
 
 __all__ = [
     "ConfigFiles",
     "ContextError",
     "Credentials",
-    "CredentialedEndpoint",
     "Selection",
     "StaticFiles",
     "context_digest",
@@ -91,31 +91,6 @@ class StaticFiles:
 
     def read_text(self, path: str) -> str | None:
         return self.files.get(path)
-
-
-@attrs.frozen(kw_only=True)
-class Credentials:
-    """What a TLS or ssh channel needs besides the address.
-
-    `ca_file`, `cert_file`, `key_file` are PEM paths (ca: the authority the
-    daemon's certificate must chain to; None means the system's trust store;
-    cert and key: the client certificate, used when both files exist).
-    `verify` is False only when a context says SkipTLSVerify.
-    `ssh_identity` is the private key a podman connection names.
-    """
-
-    ca_file: str | None = None
-    cert_file: str | None = None
-    key_file: str | None = None
-    verify: bool = True
-    ssh_identity: str | None = None
-
-
-@attrs.frozen(kw_only=True)
-class CredentialedEndpoint(Endpoint):
-    """An Endpoint that carries the TLS files or ssh identity to reach it."""
-
-    credentials: Credentials = attrs.field(factory=Credentials)
 
 
 @attrs.frozen(kw_only=True)
@@ -227,7 +202,8 @@ def context_endpoint(
     try:
         endpoint = parse_docker_host(host, platform=env.platform, spec=spec, origin=f"context:{name}")
     except InvalidDockerHost as exc:
-        raise ContextError(f"docker context {name!r}: invalid Host {host!r} in {meta_path}: {exc.message}") from None
+        message = f"docker context {name!r}: invalid Host in {meta_path}: {exc.message}"
+        raise InvalidConnectionAddress(message, host, exc.position) from None
     origin = f"context:{name}"
     endpoint = attrs.evolve(endpoint, origin=origin, engine="docker", tls=False)
     if endpoint.transport != "tcp":
@@ -241,19 +217,7 @@ def context_endpoint(
     skip_verify = docker.get("SkipTLSVerify") is True
     if not present and not skip_verify:
         return endpoint  # the CLI speaks plain HTTP then
-    return _credentialed(endpoint, origin=origin, tls=True, credentials=Credentials(verify=not skip_verify, **present))
-
-
-def _credentialed(endpoint: Endpoint, *, origin: str, tls: bool, credentials: Credentials) -> CredentialedEndpoint:
-    return CredentialedEndpoint(
-        url=endpoint.url,
-        transport=endpoint.transport,
-        address=endpoint.address,
-        origin=origin,
-        engine=endpoint.engine,
-        tls=tls,
-        credentials=credentials,
-    )
+    return attrs.evolve(endpoint, tls=True, credentials=Credentials(verify=not skip_verify, **present))
 
 
 def with_env_tls(endpoint: Endpoint, env: Env, spec: Spec, files: ConfigFiles | None = None) -> Endpoint:
@@ -264,12 +228,12 @@ def with_env_tls(endpoint: Endpoint, env: Env, spec: Spec, files: ConfigFiles | 
     certificate is attached only when cert.pem and key.pem both exist, as the
     CLI drops its default pair when it is missing.
     """
-    if not endpoint.tls or isinstance(endpoint, CredentialedEndpoint):
+    if not endpoint.tls or endpoint.credentials is not None:
         return endpoint
     rules = spec.discovery.docker
     cert_dir = env.environ.get(rules.cert_path_env) or docker_config_dir(env, spec)
     if cert_dir is None:
-        return _credentialed(endpoint, origin=endpoint.origin, tls=True, credentials=Credentials())
+        return attrs.evolve(endpoint, credentials=Credentials())
     ca, cert, key = (os.path.join(cert_dir, name) for name in (rules.ca_file, rules.cert_file, rules.key_file))
     if files is not None:
         if files.read_text(ca) is None:
@@ -280,7 +244,7 @@ def with_env_tls(endpoint: Endpoint, env: Env, spec: Spec, files: ConfigFiles | 
         if files.read_text(cert) is None or files.read_text(key) is None:
             cert = key = ""
     credentials = Credentials(ca_file=ca, cert_file=cert or None, key_file=key or None)
-    return _credentialed(endpoint, origin=endpoint.origin, tls=True, credentials=credentials)
+    return attrs.evolve(endpoint, credentials=credentials)
 
 
 def toml_supported() -> bool:
@@ -349,7 +313,12 @@ def _podman_connections(env: Env, rules: Discovery, files: ConfigFiles) -> _Conn
 
 
 def podman_connection_endpoint(uri: str, origin: str, identity: str | None = None) -> Endpoint:
-    """The endpoint of a podman service URI (unix://, tcp:// or ssh://)."""
+    """The endpoint of a podman service URI (unix://, tcp:// or ssh://).
+
+    A tcp:// URI's host:port and an ssh:// URI's host[:port] follow
+    dockspec.addresses' grammar: InvalidConnectionAddress (a ContextError,
+    with a caret in the URI) otherwise.
+    """
     scheme, sep, rest = uri.partition("://")
     if not sep or scheme not in ("unix", "tcp", "ssh"):
         raise ContextError(f"{origin}: unsupported podman URI {uri!r} (expected unix://, tcp:// or ssh://)")
@@ -358,17 +327,22 @@ def podman_connection_endpoint(uri: str, origin: str, identity: str | None = Non
         if not rest:
             raise ContextError(f"{origin}: {uri!r} names no socket path")
         return Endpoint(url=f"unix://{rest}", transport="unix", address=rest, origin=origin, engine="podman")
-    if scheme == "tcp":
-        address = rest.rstrip("/")
-        if not address:
-            raise ContextError(f"{origin}: {uri!r} names no host")
-        return Endpoint(url=f"tcp://{address}", transport="tcp", address=address, origin=origin, engine="podman")
-    if not rest.split("/", 1)[0]:
+    authority = rest.split("/", 1)[0]
+    host_port = authority.rpartition("@")[2]  # podman dials the URL's host:port
+    if not host_port:
         raise ContextError(f"{origin}: {uri!r} names no host")
-    endpoint = Endpoint(url=f"ssh://{rest}", transport="ssh", address=rest, origin=origin, engine="podman")
-    if identity:
-        return _credentialed(endpoint, origin=origin, tls=False, credentials=Credentials(ssh_identity=identity))
-    return endpoint
+    start = len(scheme) + len(sep) + len(authority) - len(host_port)
+    try:
+        if scheme == "tcp":
+            address = str(parse_host_port(host_port, source=uri, start=start))
+            return Endpoint(url=f"tcp://{address}", transport="tcp", address=address, origin=origin, engine="podman")
+        parse_authority(host_port, source=uri, start=start)
+    except InvalidAddress as exc:
+        raise InvalidConnectionAddress(f"{origin}: {exc.message}", uri, exc.position) from None
+    credentials = Credentials(ssh_identity=identity) if identity else None
+    return Endpoint(
+        url=f"ssh://{rest}", transport="ssh", address=rest, origin=origin, engine="podman", credentials=credentials
+    )
 
 
 def _podman_env_choice(env: Env, spec: Spec) -> tuple[str, str] | None:

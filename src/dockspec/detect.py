@@ -93,7 +93,7 @@ def resolve_endpoints(env: Env, spec: Spec) -> tuple[list[Endpoint], bool]:
 def _list_once(
     endpoint: Endpoint, path: str, limits: Limits, deadline: float, spec: Spec
 ) -> tuple[Response, DaemonProfile | None, str | None]:
-    response = exchange(endpoint, "GET", path, limits=limits, deadline=deadline)
+    response = exchange(endpoint, "GET", path, spec=spec, limits=limits, deadline=deadline)
     profile, version = engine_of(response, spec)
     return response, profile, version
 
@@ -327,7 +327,7 @@ def stop_container(
         target = build_stop_target(hint, container_id, force, timeout)
         deadline = time.monotonic() + limits.deadline + (0 if force else timeout)
         try:
-            response = exchange(endpoint, "POST", target, limits=limits, deadline=deadline)
+            response = exchange(endpoint, "POST", target, spec=spec, limits=limits, deadline=deadline)
         except Unreachable:
             continue
         except DockspecError:

@@ -1,7 +1,7 @@
 """Every exception dockspec raises; all derive from DockspecError.
 
-The split follows h11's Local/Remote idea: InvalidDockerHost and
-InvalidContainerId are the caller's input, InvalidResponse is the daemon's
+The split follows h11's Local/Remote idea: InvalidAddress (InvalidDockerHost)
+and InvalidContainerId are the caller's input, InvalidResponse is the daemon's
 fault, DaemonNotFound means nobody answered.
 """
 
@@ -11,6 +11,8 @@ __all__ = [
     "ContextError",
     "DaemonNotFound",
     "DockspecError",
+    "InvalidAddress",
+    "InvalidConnectionAddress",
     "InvalidContainerId",
     "InvalidDockerHost",
     "InvalidResponse",
@@ -26,11 +28,12 @@ class SpecError(DockspecError):
     """A spec file does not match spec/schema.yaml."""
 
 
-class InvalidDockerHost(DockspecError, ValueError):
-    """A DOCKER_HOST-style value the docker CLI would reject.
+class InvalidAddress(DockspecError, ValueError):
+    """An address (host, port, `host:port`, a URL's authority) outside dockspec.addresses' grammar.
 
     `value` is the text, `position` the offending character's index; str()
-    shows the value with a caret under it.
+    shows the value (control characters escaped, as in `\\r`) with a caret
+    under it.
     """
 
     def __init__(self, message: str, value: str, position: int = 0) -> None:
@@ -40,8 +43,21 @@ class InvalidDockerHost(DockspecError, ValueError):
         super().__init__(message, value, position)
 
     def __str__(self) -> str:
-        caret = " " * self.position + "^"
-        return f"{self.message}\n    {self.value}\n    {caret}"
+        shown = [char if char.isprintable() else repr(char)[1:-1] for char in self.value]
+        caret = " " * len("".join(shown[: self.position])) + "^"
+        return f"{self.message}\n    {''.join(shown)}\n    {caret}"
+
+    def summary(self) -> str:
+        """One line, for a report: the message, the value and the (1-based) character."""
+        return f"{self.message} (character {self.position + 1} of {self.value!r})"
+
+
+class InvalidDockerHost(InvalidAddress):
+    """A DOCKER_HOST-style value the docker CLI would reject (or whose address is invalid).
+
+    `value` is the text, `position` the offending character's index; str()
+    shows the value with a caret under it.
+    """
 
 
 class InvalidContainerId(DockspecError, ValueError):
@@ -54,6 +70,14 @@ class ContextError(DockspecError):
     The context store has no entry for the name, its metadata is unreadable,
     or a connection name has no recorded destination. str() names the
     context, where the name came from and the file that was expected.
+    """
+
+
+class InvalidConnectionAddress(ContextError, InvalidAddress):
+    """A docker context's Host or a podman connection's URI with an invalid address.
+
+    A ContextError (the context or connection cannot be used) and an
+    InvalidAddress (`value` is the Host or URI; str() has the caret).
     """
 
 

@@ -10,24 +10,28 @@ default, or the TLS default when TLS is on):
 
     host_value  = scheme "://" rest | bare
     bare        = path | tcp_address         ; "/..." or "./..." is a unix path
-    tcp_address = [userinfo "@"] hostport [path]
-    hostport    = ( "[" ipv6 "]" | reg_name ) [":" digits]
+    tcp_address = [userinfo "@"] host_port [path]
+
+`host_port` is dockspec.addresses' grammar (ASCII only, ports 1-65535), with
+the platform's default host and port filling what is missing. Where the CLI
+is laxer it fails later, at dial time (`tcp://0.0.0.0:1234567890` parses and
+then fails with "invalid port"; a non-ASCII host fails to resolve), and
+dockspec fails at once, with a caret; Python's resolver would otherwise read
+`\uff11\uff12\uff17.0.0.1`, in fullwidth digits, as 127.0.0.1.
 """
 
 from __future__ import annotations
 
 from dockspec._generated.models import DockerHostRules, HostScheme, PlatformValue, Spec
+from dockspec.addresses import parse_host_port
 from dockspec.env import Env
-from dockspec.errors import InvalidDockerHost
+from dockspec.errors import InvalidAddress, InvalidDockerHost
 from dockspec.models import Endpoint
 from dockspec.spec import builtin_spec
 
 __all__ = ["endpoint_from_env", "parse_docker_host"]
 
 SEPARATOR = "://"
-# Characters Go's net/url accepts in a host name besides letters and digits
-# (shouldEscape in encodeHost mode); anything else is an error there too.
-_HOST_PUNCTUATION = frozenset("-_.~!$&'()*+,;=:[]<>\"%")
 
 
 class _Error(Exception):
@@ -81,43 +85,6 @@ def _parse_path(scheme: HostScheme, addr: str, start: int) -> str:
     return f"{scheme.name}{SEPARATOR}{addr or scheme.default_address or ''}"
 
 
-def _split_host_port(hostport: str) -> tuple[str, str] | None:
-    """Go's net.SplitHostPort: None when there is no port or too many colons."""
-    if hostport.startswith("["):
-        end = hostport.find("]")
-        if end < 0 or not hostport[end + 1 :].startswith(":"):
-            return None
-        return hostport[1:end], hostport[end + 2 :]
-    host, sep, port = hostport.rpartition(":")
-    if not sep or ":" in host:
-        return None
-    return host, port
-
-
-def _join_host_port(host: str, port: str) -> str:
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-
-def _check_authority(hostport: str, start: int) -> None:
-    """hostport = ( "[" ipv6 "]" | reg_name ) [":" digits], as Go's url.Parse checks it"""
-    if hostport.startswith("["):
-        end = hostport.find("]")
-        if end < 0:
-            raise _Error("missing ']' in host", start)
-        host, after = hostport[1:end], hostport[end + 1 :]
-        if after and not after.startswith(":"):
-            raise _Error(f'invalid port "{after}" after host', start + end + 1)
-        port = after[1:]
-    else:
-        colon = hostport.rfind(":")
-        host, port = (hostport, "") if colon < 0 else (hostport[:colon], hostport[colon + 1 :])
-    if port and not port.isdigit():
-        raise _Error(f'invalid port ":{port}" after host', start + len(hostport) - len(port) - 1)
-    for index, char in enumerate(host):
-        if char < "\x80" and not (char.isalnum() or char in _HOST_PUNCTUATION):
-            raise _Error(f"invalid character {char!r} in host name", start + index + hostport.startswith("["))
-
-
 def _parse_tcp(try_addr: str, start: int, default: str, scheme: str) -> str:
     """tcp_address = [userinfo "@"] hostport [path]; missing host and port come from the default"""
     prefix = scheme + SEPARATOR
@@ -128,19 +95,20 @@ def _parse_tcp(try_addr: str, start: int, default: str, scheme: str) -> str:
     if SEPARATOR in addr or not addr:
         raise _Error(f"invalid proto, expected {scheme}: {try_addr}", start)
     default_host, default_port = default.rsplit(":", 1)
-    if addr.endswith("]:"):
-        addr += default_port
     cut = min((i for i in (addr.find("/"), addr.find("?"), addr.find("#")) if i >= 0), default=len(addr))
     authority, path = addr[:cut], addr[cut:].split("?", 1)[0].split("#", 1)[0]
     at = authority.rfind("@")
     if at >= 0:
         authority, start = authority[at + 1 :], start + at + 1
-    _check_authority(authority, start)
-    parts = _split_host_port(authority) or _split_host_port(_join_host_port(authority, default_port))
-    if parts is None:
-        raise _Error(f"invalid bind address format: {try_addr}", start)
-    host, port = parts
-    return f"{prefix}{_join_host_port(host or default_host, port or default_port)}{path}"
+    if authority.count(":") > 1 and not authority.startswith("["):
+        # Go's net.SplitHostPort fails, and the CLI retries JoinHostPort(host, default port):
+        # an IPv6 address without brackets is a host without a port.
+        authority, start = f"[{authority}]", start - 1
+    try:
+        parsed = parse_host_port(authority, default_host=default_host, default_port=int(default_port))
+    except InvalidAddress as exc:
+        raise _Error(exc.message, start + exc.position) from None
+    return f"{prefix}{parsed}{path}"
 
 
 def _endpoint(url: str, rules: DockerHostRules, tls: bool, origin: str) -> Endpoint:

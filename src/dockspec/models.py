@@ -16,6 +16,7 @@ __all__ = [
     "Ambiguous",
     "ContainerInfo",
     "ContainerPortMap",
+    "Credentials",
     "Endpoint",
     "Found",
     "Limits",
@@ -145,6 +146,24 @@ class StopOutcome(enum.Enum):
     FAILED = "failed"
 
 
+@attrs.frozen(kw_only=True)
+class Credentials:
+    """What a TLS or ssh channel needs besides the address.
+
+    `ca_file`, `cert_file`, `key_file` are PEM paths (ca: the authority the
+    daemon's certificate must chain to; None means the system's trust store;
+    cert and key: the client certificate, used when both files exist).
+    `verify` is False only when a context says SkipTLSVerify.
+    `ssh_identity` is the private key a podman connection names.
+    """
+
+    ca_file: str | None = None
+    cert_file: str | None = None
+    key_file: str | None = None
+    verify: bool = True
+    ssh_identity: str | None = None
+
+
 @attrs.frozen
 class Endpoint:
     """One place a daemon may listen.
@@ -153,7 +172,10 @@ class Endpoint:
     `tcp://localhost:2375`); `transport` is unix, tcp, npipe, ssh or fd;
     `address` is the path, `host:port`, pipe name or ssh target.
     `origin` says where it came from (DOCKER_HOST, or a table entry's id) and
-    `engine` is the daemon kind expected there, when known.
+    `engine` is the daemon kind expected there, when known. `credentials` are
+    the TLS files or ssh identity a context or connection names; None when
+    nothing names any (TLS then checks against the system's trust store and
+    offers no client certificate).
     """
 
     url: str
@@ -162,6 +184,7 @@ class Endpoint:
     origin: str = attrs.field(default="", kw_only=True)
     engine: str | None = attrs.field(default=None, kw_only=True)
     tls: bool = attrs.field(default=False, kw_only=True)
+    credentials: Credentials | None = attrs.field(default=None, kw_only=True)
 
 
 @attrs.frozen(kw_only=True)

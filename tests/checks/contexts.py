@@ -8,7 +8,7 @@ import attrs
 import pytest
 
 from dockspec import Env
-from dockspec.contexts import ContextError, CredentialedEndpoint, StaticFiles, select, toml_supported
+from dockspec.contexts import ContextError, StaticFiles, select, toml_supported
 from dockspec.models import Endpoint
 from dockspec.spec import builtin_spec
 
@@ -21,7 +21,7 @@ def view(endpoint: Endpoint) -> dict[str, Any]:
         "engine": endpoint.engine,
         "tls": endpoint.tls,
     }
-    if isinstance(endpoint, CredentialedEndpoint):
+    if endpoint.credentials is not None:
         out["credentials"] = attrs.asdict(endpoint.credentials)
     return out
 

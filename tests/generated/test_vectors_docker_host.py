@@ -78,6 +78,12 @@ SOURCE = "spec/vectors/docker_host.yaml"
         'unix-endpoint-fields',
         'control-character',
         'bad-bracket',
+        'port-above-65535',
+        'port-zero',
+        'port-of-twenty-digits',
+        'port-in-fullwidth-digits',
+        'host-in-fullwidth-digits',
+        'space-inside-the-port',
     ],
 )
 def test_vectors_docker_host(case_id: str) -> None:

@@ -16,6 +16,7 @@ from dockspec._http import ResponseReader
 from dockspec._io.exchange import exchange
 from dockspec.errors import InvalidResponse
 from dockspec.models import Endpoint, Limits
+from dockspec.spec import builtin_spec
 from tests.hostile.daemon import Conn, after_request, hostile_daemon
 
 CAP = 128 * 1024
@@ -102,7 +103,7 @@ def test_a_block_of_tiny_chunks_does_not_run_past_the_deadline() -> None:
         started = time.monotonic()
         try:
             with pytest.raises(InvalidResponse, match="deadline"):
-                exchange(endpoint, "GET", "/containers/json", limits=Limits(deadline=0.25))
+                exchange(endpoint, "GET", "/containers/json", spec=builtin_spec(), limits=Limits(deadline=0.25))
         finally:
             elapsed = time.monotonic() - started
             tracemalloc.stop()

@@ -34,7 +34,7 @@ import attrs
 import pytest
 
 from dockspec import DaemonNotFound, Env, InvalidResponse, Protocol, detect_containers, probe_endpoints
-from dockspec.contexts import ContextError, CredentialedEndpoint
+from dockspec.contexts import ContextError
 from dockspec.detect import DaemonReport, resolve_endpoints
 from dockspec.spec import builtin_spec
 from tests.integration.conftest import Daemons
@@ -209,7 +209,7 @@ def test_tls_context_made_by_docker_context_create(discovery: Discovery, docker_
     assert discovery["DOCKSPEC_TLS_CONTAINER"] in expected
     env = base_env(tmp_path, DOCKER_CONFIG=str(docker_config), DOCKER_CONTEXT="secure")
     (endpoint,), explicit = resolve_endpoints(env, builtin_spec())
-    assert explicit and endpoint.tls and isinstance(endpoint, CredentialedEndpoint)
+    assert explicit and endpoint.tls and endpoint.credentials is not None
     assert endpoint.credentials.verify
     reports, _ = probe_endpoints(env=env)
     assert reports[0].ok, reports[0].error
@@ -336,7 +336,7 @@ def test_podman_connection_over_ssh(daemons: Daemons, discovery: Discovery, tmp_
     )
     assert explicit
     (report,) = reports
-    assert isinstance(report.endpoint, CredentialedEndpoint)
+    assert report.endpoint.credentials is not None
     assert report.endpoint.credentials.ssh_identity == discovery["DOCKSPEC_SSH_KEY"]
     assert report.ok, report.error
     assert report.engine == "podman"

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import time
 
+from dockspec._generated.models import Spec
 from dockspec._http import Response, ResponseReader, build_request
 from dockspec._io.transport import Unreachable, open_channel
 from dockspec.errors import InvalidResponse
-from dockspec.models import DEFAULT_LIMITS, Endpoint, Limits
+from dockspec.models import Endpoint, Limits
 
 __all__ = ["FEED_SIZE", "Unreachable", "exchange"]
 
@@ -30,17 +31,21 @@ def exchange(
     method: str,
     target: str,
     *,
-    limits: Limits = DEFAULT_LIMITS,
+    spec: Spec,
+    limits: Limits,
     deadline: float | None = None,
 ) -> Response:
-    """Send one request and read its answer before the deadline.
+    """Send one request and read its answer before the deadline (default: `limits.deadline` from now).
+
+    `spec` and `limits` are the caller's: the ssh channel's command line
+    comes from `spec`, the reader's caps from `limits`.
 
     Raises Unreachable when the endpoint cannot be connected to, and
     InvalidResponse when the answer is malformed, too large, cut short or late.
     """
     if deadline is None:
         deadline = time.monotonic() + limits.deadline
-    channel = open_channel(endpoint, deadline)
+    channel = open_channel(endpoint, deadline, spec)
     try:
         channel.send(build_request(method, target, _host_header(endpoint)), deadline)
         reader = ResponseReader(method, limits)

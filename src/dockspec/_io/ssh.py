@@ -28,8 +28,8 @@ import time
 from typing import IO
 
 from dockspec._generated.models import Spec
-from dockspec._io.transport import RECV_SIZE, Unreachable
-from dockspec.contexts import CredentialedEndpoint
+from dockspec._io.net import RECV_SIZE, Unreachable
+from dockspec.addresses import InvalidAddress, parse_authority
 from dockspec.models import Endpoint
 
 __all__ = ["SshChannel", "SshTarget", "parse_ssh_url", "ssh_argv"]
@@ -51,7 +51,10 @@ class SshTarget:
 
 
 def parse_ssh_url(url: str) -> SshTarget:
-    """ssh://[user@]host[:port][/path] (docker/cli connhelper/ssh ParseURL); ValueError if invalid."""
+    """ssh://[user@]host[:port][/path] (docker/cli connhelper/ssh ParseURL); ValueError if invalid.
+
+    host[:port] is dockspec.addresses' grammar (InvalidAddress, a ValueError, with the caret in `url`).
+    """
     scheme, sep, rest = url.partition("://")
     if scheme != "ssh" or not sep:
         raise ValueError(f"not an ssh:// URL: {url!r}")
@@ -62,20 +65,9 @@ def parse_ssh_url(url: str) -> SshTarget:
     user = userinfo if at else None
     if user is not None and ":" in user:
         raise ValueError("plain-text password is not supported")
-    if hostport.startswith("["):
-        host, bracket, tail = hostport[1:].partition("]")
-        if not bracket or (tail and not tail.startswith(":")):
-            raise ValueError(f"invalid host {hostport!r}")
-        port_text = tail[1:] if tail else ""
-    else:
-        host, _, port_text = hostport.partition(":")
-    if not host:
+    if not hostport:
         raise ValueError("hostname is empty")
-    port = None
-    if port_text:
-        if not port_text.isdigit() or not 0 < int(port_text) < 65536:
-            raise ValueError(f"invalid port {port_text!r}")
-        port = int(port_text)
+    host, port = parse_authority(hostport, source=url, start=len(url) - len(rest) + len(authority) - len(hostport))
     return SshTarget(user or None, host, port, slash + path)
 
 
@@ -88,7 +80,7 @@ def ssh_argv(endpoint: Endpoint, spec: Spec, connect_timeout: int) -> list[str]:
         argv += [rules.user_flag, target.user]
     if target.port is not None:
         argv += [rules.port_flag, str(target.port)]
-    identity = endpoint.credentials.ssh_identity if isinstance(endpoint, CredentialedEndpoint) else None
+    identity = endpoint.credentials.ssh_identity if endpoint.credentials is not None else None
     if identity:
         argv += [rules.identity_flag, identity]
     if endpoint.engine == "podman":
@@ -125,19 +117,17 @@ class SshChannel:
         self.selector.register(proc.stderr, selectors.EVENT_READ)
 
     @classmethod
-    def connect(cls, endpoint: Endpoint, deadline: float, spec: Spec | None = None) -> SshChannel:
-        """Start ssh for `endpoint`; Unreachable when it cannot be started."""
+    def connect(cls, endpoint: Endpoint, deadline: float, spec: Spec) -> SshChannel:
+        """Start ssh for `endpoint` with `spec`'s command line; Unreachable when it cannot be started."""
         if sys.platform.startswith("win"):
             raise Unreachable(f"{endpoint.url}: the ssh transport needs a POSIX system")
-        if spec is None:
-            from dockspec.spec import builtin_spec
-
-            spec = builtin_spec()
         left = deadline - time.monotonic()
         if left <= 0:
             raise Unreachable(f"{endpoint.url}: the deadline passed before ssh started")
         try:
             argv = ssh_argv(endpoint, spec, max(1, math.ceil(left)))
+        except InvalidAddress as exc:
+            raise Unreachable(f"{endpoint.url}: invalid ssh URL: {exc.summary()}") from None
         except ValueError as exc:
             raise Unreachable(f"{endpoint.url}: invalid ssh URL: {exc}") from None
         try:

@@ -17,10 +17,10 @@ import ssl
 import time
 from typing import NoReturn
 
-from dockspec._io.transport import RECV_SIZE, Unreachable, _connect_tcp, _describe, split_host_port
-from dockspec.contexts import ContextError, CredentialedEndpoint, Credentials
-from dockspec.errors import InvalidResponse
-from dockspec.models import Endpoint
+from dockspec._io.net import RECV_SIZE, Unreachable, connect_tcp, describe
+from dockspec.addresses import split_host_port
+from dockspec.errors import ContextError, InvalidResponse
+from dockspec.models import Credentials, Endpoint
 
 __all__ = ["TlsChannel", "client_context", "connect_tls"]
 
@@ -59,7 +59,7 @@ def client_context(credentials: Credentials) -> ssl.SSLContext:
     except ssl.SSLError as exc:
         raise ContextError(f"TLS files of the endpoint cannot be loaded: {exc.reason or exc}") from None
     except OSError as exc:
-        raise ContextError(f"TLS files of the endpoint cannot be read: {_describe(exc)} ({exc.filename})") from None
+        raise ContextError(f"TLS files of the endpoint cannot be read: {describe(exc)} ({exc.filename})") from None
     return context
 
 
@@ -102,7 +102,7 @@ class TlsChannel:
                 ) from None
             except OSError as exc:
                 raise InvalidResponse(
-                    f"the daemon closed the TLS session while dockspec was sending: {_describe(exc)}{self.no_cert_hint}"
+                    f"the daemon closed the TLS session while dockspec was sending: {describe(exc)}{self.no_cert_hint}"
                 ) from None
             view = view[sent:]
 
@@ -123,7 +123,7 @@ class TlsChannel:
                     f"the daemon ended the TLS session: {_ssl_message(exc)}{self.no_cert_hint}"
                 ) from None
             except OSError as exc:
-                reason = _describe(exc)
+                reason = describe(exc)
                 raise InvalidResponse(f"the daemon ended the TLS session: {reason}{self.no_cert_hint}") from None
 
     def close(self) -> None:
@@ -145,7 +145,7 @@ def _handshake(sock: ssl.SSLSocket, address: str, url: str, deadline: float) -> 
             except ssl.SSLError as exc:
                 raise InvalidResponse(f"{url}: TLS handshake failed: {_ssl_message(exc)}") from None
             except OSError as exc:
-                raise Unreachable(f"{address}: connection failed during the TLS handshake: {_describe(exc)}") from None
+                raise Unreachable(f"{address}: connection failed during the TLS handshake: {describe(exc)}") from None
             selector.modify(sock, event)
             left = deadline - time.monotonic()
             if left <= 0 or not selector.select(left):
@@ -159,16 +159,16 @@ def connect_tls(endpoint: Endpoint, deadline: float) -> TlsChannel:
     time), InvalidResponse when the handshake fails (ssl's message),
     ContextError when the endpoint's TLS files cannot be used.
     """
-    credentials = endpoint.credentials if isinstance(endpoint, CredentialedEndpoint) else Credentials()
+    credentials = endpoint.credentials or Credentials()
     context = client_context(credentials)
-    raw = _connect_tcp(endpoint.address, deadline).sock  # Unreachable when nothing answers
+    raw = connect_tcp(endpoint.address, deadline).sock  # Unreachable when nothing answers
     host = split_host_port(endpoint.address)[0]
     try:
         raw.setblocking(False)
         sock = context.wrap_socket(raw, server_hostname=host, do_handshake_on_connect=False)
     except (OSError, ValueError) as exc:
         raw.close()
-        raise Unreachable(f"{endpoint.address}: {_describe(exc)}") from None
+        raise Unreachable(f"{endpoint.address}: {describe(exc)}") from None
     try:
         _handshake(sock, endpoint.address, endpoint.url, deadline)
     except BaseException:

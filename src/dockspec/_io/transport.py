@@ -7,22 +7,14 @@ deadline passing after connect raises TimeoutError.
 
 from __future__ import annotations
 
-import ipaddress
 import os
-import socket
-import threading
-import time
 from typing import Any, Protocol
 
+from dockspec._generated.models import Spec
+from dockspec._io.net import RECV_SIZE, Unreachable, connect_tcp, connect_unix, describe, remaining
 from dockspec.models import Endpoint
 
-__all__ = ["Channel", "Unreachable", "open_channel", "split_host_port"]
-
-RECV_SIZE = 65536
-
-
-class Unreachable(OSError):
-    """Nothing answered at the endpoint (missing path, refused, timed out connecting...)."""
+__all__ = ["Channel", "Unreachable", "endpoint_present", "open_channel", "same_target"]
 
 
 class Channel(Protocol):
@@ -32,124 +24,6 @@ class Channel(Protocol):
 
     def close(self) -> None: ...
 
-
-def _remaining(deadline: float) -> float:
-    left = deadline - time.monotonic()
-    if left <= 0:
-        raise TimeoutError("deadline passed")
-    return left
-
-
-class SocketChannel:
-    """A connected stream socket; each call's timeout is what is left of the deadline."""
-
-    __slots__ = ("sock",)
-
-    def __init__(self, sock: socket.socket) -> None:
-        self.sock = sock
-
-    def send(self, data: bytes, deadline: float) -> None:
-        view = memoryview(data)
-        while view:
-            self.sock.settimeout(_remaining(deadline))
-            sent = self.sock.send(view)
-            view = view[sent:]
-
-    def recv(self, deadline: float) -> bytes:
-        self.sock.settimeout(_remaining(deadline))
-        return self.sock.recv(RECV_SIZE)
-
-    def close(self) -> None:
-        self.sock.close()
-
-
-def split_host_port(address: str) -> tuple[str, int]:
-    """`host:port` or `[v6]:port` to (host, port)."""
-    host, _, port = address.rpartition(":")
-    return host.strip("[]"), int(port)
-
-
-def _connect_unix(path: str, deadline: float) -> SocketChannel:
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        sock.settimeout(_remaining(deadline))
-        sock.connect(path)
-    except (OSError, TimeoutError) as exc:
-        sock.close()
-        raise Unreachable(f"{path}: {_describe(exc)}") from None
-    return SocketChannel(sock)
-
-
-AddrInfo = tuple[Any, ...]
-
-
-class _ResolveTimeout(TimeoutError):
-    """The system resolver did not answer before the deadline."""
-
-
-def _resolve(host: str, port: int, deadline: float) -> list[AddrInfo]:
-    """getaddrinfo before the deadline.
-
-    An IP literal needs no lookup. A name is looked up on a daemon thread:
-    the system resolver has no timeout of its own, and a stalled lookup must
-    not hold the call past its deadline (the thread ends when the resolver
-    gives up; nothing waits for it).
-    """
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        pass
-    else:
-        return socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_NUMERICHOST)
-    outcome: list[list[AddrInfo] | BaseException] = []
-    done = threading.Event()
-
-    def lookup() -> None:
-        try:
-            outcome.append(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM))
-        except BaseException as exc:  # handed to the caller
-            outcome.append(exc)
-        done.set()
-
-    threading.Thread(target=lookup, name="dockspec-resolve", daemon=True).start()
-    if not done.wait(_remaining(deadline)):
-        raise _ResolveTimeout(f"timed out resolving {host}")
-    result = outcome[0]
-    if isinstance(result, BaseException):
-        raise result
-    return result
-
-
-def _connect_tcp(address: str, deadline: float) -> SocketChannel:
-    """Try each address of the host in turn, all within the one deadline."""
-    try:
-        host, port = split_host_port(address)
-        infos = _resolve(host, port, deadline)
-    except (OSError, TimeoutError, ValueError) as exc:
-        raise Unreachable(f"{address}: {_describe(exc)}") from None
-    error: BaseException = OSError(f"{host} has no address")
-    for family, kind, proto, _, sockaddr in infos:
-        sock = socket.socket(family, kind, proto)
-        try:
-            sock.settimeout(_remaining(deadline))
-            sock.connect(sockaddr)
-        except (OSError, TimeoutError) as exc:
-            sock.close()
-            error = exc
-            continue
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        return SocketChannel(sock)
-    raise Unreachable(f"{address}: {_describe(error)}")
-
-
-def _describe(exc: BaseException) -> str:
-    if isinstance(exc, _ResolveTimeout):
-        return str(exc)
-    if isinstance(exc, TimeoutError | socket.timeout):
-        return "timed out connecting"
-    if isinstance(exc, OSError) and exc.strerror:
-        return exc.strerror
-    return str(exc) or type(exc).__name__
 
 
 # Windows error codes used by the named-pipe channel (winerror.h).
@@ -184,16 +58,16 @@ class PipeChannel:
                 return cls(api, handle)
             except OSError as exc:
                 if getattr(exc, "winerror", None) != ERROR_PIPE_BUSY:
-                    raise Unreachable(f"{path}: {_describe(exc)}") from None
+                    raise Unreachable(f"{path}: {describe(exc)}") from None
             try:
-                wait_ms = int(_remaining(deadline) * 1000)
+                wait_ms = int(remaining(deadline) * 1000)
             except TimeoutError:
                 raise Unreachable(f"{path}: pipe busy until the deadline") from None
             api.WaitNamedPipe(path, max(wait_ms, 1))
 
     def _wait(self, overlapped: Any, deadline: float) -> None:
         try:
-            wait_ms = int(_remaining(deadline) * 1000)
+            wait_ms = int(remaining(deadline) * 1000)
         except TimeoutError:
             overlapped.cancel()
             raise
@@ -231,22 +105,25 @@ class PipeChannel:
         self.api.CloseHandle(self.handle)
 
 
-def open_channel(endpoint: Endpoint, deadline: float) -> Channel:
-    """Connect to `endpoint` before `deadline`; Unreachable when nothing answers."""
+def open_channel(endpoint: Endpoint, deadline: float, spec: Spec) -> Channel:
+    """Connect to `endpoint` before `deadline`; Unreachable when nothing answers.
+
+    `spec` gives the ssh transport its command line (spec/discovery.yaml).
+    """
     if endpoint.transport == "unix":
-        return _connect_unix(endpoint.address, deadline)
+        return connect_unix(endpoint.address, deadline)
     if endpoint.transport == "tcp":
         if endpoint.tls:  # never plaintext: TLS or an error
             from dockspec._io.tls import connect_tls
 
             return connect_tls(endpoint, deadline)
-        return _connect_tcp(endpoint.address, deadline)
+        return connect_tcp(endpoint.address, deadline)
     if endpoint.transport == "npipe":
         return PipeChannel.connect(endpoint.address.replace("/", "\\"), deadline)
     if endpoint.transport == "ssh":
         from dockspec._io.ssh import SshChannel
 
-        return SshChannel.connect(endpoint, deadline)
+        return SshChannel.connect(endpoint, deadline, spec)
     raise Unreachable(f"{endpoint.url}: the {endpoint.transport} transport is not supported")
 
 
