@@ -13,7 +13,7 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 from dockspec.env import Env
 from dockspec.errors import ContextError, DaemonNotFound, InvalidContainerId, InvalidDockerHost, InvalidResponse
@@ -450,6 +450,37 @@ def cmd_endpoints(args: argparse.Namespace, env: Env, out: TextIO, err: TextIO) 
 # ---------------------------------------------------------------- parser
 
 
+class _Exit(Exception):
+    """argparse is done (--help, --version, a usage error): main returns `status`."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(status)
+        self.status = status
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse writing to main's `out` and `err` and returning through _Exit, never sys.exit."""
+
+    def __init__(self, *args: Any, out: TextIO, err: TextIO, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.out, self.err = out, err
+
+    def print_usage(self, file: Any = None) -> None:
+        super().print_usage(self.out if file is None else file)
+
+    def print_help(self, file: Any = None) -> None:
+        super().print_help(self.out if file is None else file)
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(self.err)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+    def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
+        if message:
+            self.err.write(message)
+        raise _Exit(status)
+
+
 class _VersionAction(argparse.Action):
     """--version, with the text computed only when asked (importlib.metadata and the spec digest cost)."""
 
@@ -460,7 +491,8 @@ class _VersionAction(argparse.Action):
         import dockspec
         from dockspec._generated import SPEC_DIGEST
 
-        print(f"dockspec {dockspec.__version__} (spec {SPEC_DIGEST})")
+        out = parser.out if isinstance(parser, _Parser) else sys.stdout
+        out.write(f"dockspec {dockspec.__version__} (spec {SPEC_DIGEST})\n")
         parser.exit()
 
 
@@ -470,53 +502,49 @@ def _seconds(text: str) -> int:
     return int(text)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argparse tree; every subcommand takes --json."""
-    parser = argparse.ArgumentParser(
+def build_parser(out: TextIO | None = None, err: TextIO | None = None) -> argparse.ArgumentParser:
+    """The argparse tree, printing to `out` and `err` (stdout, stderr); every subcommand takes --json."""
+    out = sys.stdout if out is None else out
+    err = sys.stderr if err is None else err
+    parser = _Parser(
+        out=out,
+        err=err,
         prog="dockspec",
         description="Which container owns this host port? Asks Docker and Podman daemons directly.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action=_VersionAction)
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(out=out, err=err, add_help=False)
     common.add_argument("--json", action="store_true", help="print a JSON list of objects (docs/cli.md)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    ports = sub.add_parser("ports", parents=[common], help="listening sockets and the containers that own them")
+    def command(name: str, func: Callable[[argparse.Namespace, Env, TextIO, TextIO], int], **kwargs: Any) -> _Parser:
+        parsed = sub.add_parser(name, out=out, err=err, parents=[common], **kwargs)
+        parsed.set_defaults(func=func)
+        return parsed
+
+    ports = command("ports", cmd_ports, help="listening sockets and the containers that own them")
     ports.add_argument("--containers-only", action="store_true", help="hide sockets no container owns")
-    ports.set_defaults(func=cmd_ports)
-
-    ps = sub.add_parser("ps", parents=[common], help="running containers of every daemon, with published ports")
-    ps.set_defaults(func=cmd_ps)
-
-    who = sub.add_parser(
+    command("ps", cmd_ps, help="running containers of every daemon, with published ports")
+    who = command(
         "who",
-        parents=[common],
+        cmd_who,
         help="which container publishes PORT[/udp] or ADDR:PORT[/udp]",
         description="Exit 0 found, 1 no container, 2 ambiguous. Without ADDR any address matches.",
     )
     who.add_argument("target", metavar="[ADDR:]PORT[/udp]", help="e.g. 8080, 5353/udp, 127.0.0.1:8080, [::1]:8080")
-    who.set_defaults(func=cmd_who)
-
     for name, force, text in (
         ("stop", False, "stop a container (SIGTERM, then SIGKILL after --time s)"),
         ("kill", True, "kill a container (SIGKILL)"),
     ):
-        command = sub.add_parser(
-            name, parents=[common], help=text, description=f"{text}. Exit 0 when stopped or already stopped."
-        )
-        command.add_argument("container", metavar="ID|NAME")
+        stop = command(name, _stop(force), help=text, description=f"{text}. Exit 0 when stopped or already stopped.")
+        stop.add_argument("container", metavar="ID|NAME")
         if not force:
-            command.add_argument(
+            stop.add_argument(
                 "-t", "--time", type=_seconds, default=10, help="seconds the daemon waits before SIGKILL (default 10)"
             )
-        command.set_defaults(func=_stop(force))
-
-    endpoints = sub.add_parser(
-        "endpoints", parents=[common], help="every endpoint tried, in order, and what each answered"
-    )
-    endpoints.set_defaults(func=cmd_endpoints)
+    command("endpoints", cmd_endpoints, help="every endpoint tried, in order, and what each answered")
     return parser
 
 
@@ -534,17 +562,6 @@ def _env_from(environ: Mapping[str, str]) -> Env:
         xdg_data_home=environ.get("XDG_DATA_HOME") or None,
         environ=environ,
     )
-
-
-def _parse(argv: Sequence[str] | None, out: TextIO, err: TextIO) -> argparse.Namespace | int:
-    """The parsed arguments, or the status argparse exits with (--help, --version, a usage error)."""
-    from contextlib import redirect_stderr, redirect_stdout
-
-    with redirect_stdout(out), redirect_stderr(err):
-        try:
-            return build_parser().parse_args(argv)
-        except SystemExit as exc:
-            return exc.code if isinstance(exc.code, int) else EXIT_USAGE
 
 
 def _quiet(out: TextIO) -> None:
@@ -571,9 +588,10 @@ def main(
     out = sys.stdout if out is None else out
     err = sys.stderr if err is None else err
     try:
-        args = _parse(argv, out, err)
-        if isinstance(args, int):
-            return args
+        try:
+            args = build_parser(out, err).parse_args(argv)
+        except _Exit as done:
+            return done.status
         if env is None:
             env = Env.from_os()
         elif not isinstance(env, Env):
