@@ -120,17 +120,20 @@ def _safe(text: str) -> str:
     return "".join(out)
 
 
-def _detect(env: Env, err: TextIO) -> Detection:
-    """The library's detection, as is; its error when nothing answered, warnings on `err` for failed endpoints."""
-    from dockspec.detect import detect_daemons
-
-    detection = detect_daemons(env=env)
+def _usable(detection: Detection, err: TextIO) -> Detection:
+    """The library's detection, as is: its error when nothing answered, a warning on `err` per failed endpoint."""
     if not detection.ok:
         raise detection.error()
     for report in detection.reports:
         if not report.ok:
             print(_safe(f"dockspec: warning: {report.endpoint.url}: {_one_line(report.error or '')}"), file=err)
     return detection
+
+
+def _detect(env: Env, err: TextIO) -> Detection:
+    from dockspec.detect import detect_daemons
+
+    return _usable(detect_daemons(env=env), err)
 
 
 # ---------------------------------------------------------------- formatting
@@ -182,11 +185,16 @@ def cmd_ports(args: argparse.Namespace, env: Env, out: TextIO, err: TextIO) -> i
         import psutil  # noqa: F401  (the `cli` extra; checked before any daemon is asked)
     except ImportError:
         raise MissingPsutil("`dockspec ports` needs psutil: pip install 'dockspec[cli]'") from None
+    from dockspec.detect import begin_detection
+
+    pending = begin_detection(env=env)  # the daemons answer while this thread lists the host's sockets
+
     from dockspec.podman import RootlessPodmanResolver, lookup_rootless_podman_container
     from dockspec.sockets import attribute, host_sockets
     from dockspec.spec import builtin_spec
 
-    detection = _detect(env, err)
+    sockets = host_sockets()
+    detection = _usable(pending.detection(), err)
     spec = builtin_spec()
     resolver = RootlessPodmanResolver(spec=spec)
 
@@ -194,7 +202,7 @@ def cmd_ports(args: argparse.Namespace, env: Env, out: TextIO, err: TextIO) -> i
         return lookup_rootless_podman_container(pid, name, resolver, env=env)
 
     rows = []
-    for sock in host_sockets():
+    for sock in sockets:
         found = attribute(sock, detection.port_map, detection.containers, spec, rootless)
         if args.containers_only and found.container is None and not found.candidates:
             continue

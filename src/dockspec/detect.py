@@ -40,6 +40,7 @@ __all__ = [
     "DetectionHandle",
     "StopReport",
     "await_detection",
+    "begin_detection",
     "detect_containers",
     "detect_daemons",
     "merge_reports",
@@ -146,8 +147,11 @@ def _candidates(endpoints: list[Endpoint], explicit: bool) -> list[Endpoint]:
 class DetectionHandle:
     """Detection under way: one daemon thread per endpoint, results as they land."""
 
-    def __init__(self, endpoints: list[Endpoint], spec: Spec, limits: Limits, started: float) -> None:
+    def __init__(
+        self, endpoints: list[Endpoint], spec: Spec, limits: Limits, started: float, explicit: bool = False
+    ) -> None:
         self.endpoints = endpoints
+        self.explicit = explicit
         self.reports: list[DaemonReport | None] = [None] * len(endpoints)
         self._done = threading.Condition()
         self._pending = len(endpoints)
@@ -179,6 +183,10 @@ class DetectionHandle:
         with self._done:
             self._done.wait_for(lambda: self._pending == 0, timeout=max(timeout, 0.0))
             return [r for r in self.reports if r is not None]
+
+    def detection(self) -> Detection:
+        """The Detection, once every probe ended (each ends by the deadline; half a second's grace past it)."""
+        return Detection.of(self.wait(self._deadline + 0.5 - time.monotonic()), self.explicit)
 
 
 def probe_endpoints(
@@ -307,6 +315,27 @@ def detect_containers(
     return detection.port_map
 
 
+def begin_detection(
+    home: str | os.PathLike[str] | None = None,
+    *,
+    env: Env | None = None,
+    spec: Spec | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+) -> DetectionHandle:
+    """Start probing every endpoint in the background and return at once; `.detection()` waits for the result.
+
+    Unlike start_detection, endpoints the environment names badly raise here
+    (InvalidDockerHost, ContextError).
+    """
+    from dockspec.spec import builtin_spec
+
+    started = time.monotonic()
+    spec = spec or builtin_spec()
+    env = env or Env.from_os(home)
+    endpoints, explicit = resolve_endpoints(env, spec)
+    return DetectionHandle(_candidates(endpoints, explicit), spec, limits, started, explicit).start()
+
+
 def start_detection(
     home: str | os.PathLike[str] | None = None,
     *,
@@ -318,13 +347,10 @@ def start_detection(
     from dockspec.spec import builtin_spec
 
     started = time.monotonic()
-    spec = spec or builtin_spec()
     try:
-        env = env or Env.from_os(home)
-        endpoints, explicit = resolve_endpoints(env, spec)
+        return begin_detection(home, env=env, spec=spec, limits=limits)
     except DockspecError:
-        endpoints, explicit = [], True
-    return DetectionHandle(_candidates(endpoints, explicit), spec, limits, started).start()
+        return DetectionHandle([], spec or builtin_spec(), limits, started, explicit=True).start()
 
 
 def await_detection(handle: DetectionHandle, timeout: float = AWAIT_TIMEOUT) -> ContainerPortMap:
