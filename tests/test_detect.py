@@ -13,6 +13,7 @@ from dockspec import (
     DaemonNotFound,
     Env,
     InvalidContainerId,
+    InvalidDockerHost,
     InvalidResponse,
     Limits,
     Protocol,
@@ -22,7 +23,7 @@ from dockspec import (
     start_detection,
     stop_container,
 )
-from dockspec.detect import detect_daemons, request_stop
+from dockspec.detect import begin_detection, detect_daemons, request_stop
 from tests.fakedaemon import DOCKER_HEADERS, PODMAN_HEADERS, FakeDaemon, fake_daemon, hang, http_response
 from tests.helpers import spec_with_endpoints_under
 
@@ -239,3 +240,16 @@ def test_request_stop_tells_no_answer_from_a_refusal() -> None:
         report = request_stop("web", env=docker_host_env(daemon), spec=SPEC)
     assert (StopOutcome.FAILED, True) == (report.outcome, report.answered)
     assert [(daemon.url, True, None)] == [(e.url, reachable, error) for e, reachable, error in report.attempts]
+
+
+def test_begin_detection_runs_in_the_background_and_is_strict_about_the_environment() -> None:
+    """The same Detection as detect_daemons, while the caller works; a bad DOCKER_HOST raises at once."""
+    routes = {("GET", "/containers/json"): http_response(200, DOCKER_BODY, DOCKER_HEADERS)}
+    with fake_daemon(routes) as daemon:
+        handle = begin_detection(spec=SPEC, env=docker_host_env(daemon))
+        background = handle.detection()
+        assert detect_daemons(spec=SPEC, env=docker_host_env(daemon)).port_map == background.port_map
+    assert background.ok and background.explicit
+    with pytest.raises(InvalidDockerHost):
+        begin_detection(spec=SPEC, env=env_for(DOCKER_HOST="foo://bar"))
+    assert {} == dict(await_detection(start_detection(spec=SPEC, env=env_for(DOCKER_HOST="foo://bar"))))
