@@ -54,6 +54,11 @@ __all__ = [
 # nanodock's await bound: a port viewer refresh must not wait longer.
 AWAIT_TIMEOUT = 3.0
 
+# A list answer smaller than this is parsed with json.loads even when msgspec
+# is installed: json.loads parses it in less time than importing msgspec and
+# dockspec._fast takes (docs/performance.md); both decoders give the same result.
+FAST_DECODE_FROM = 256 * 1024
+
 
 @attrs.frozen
 class DaemonReport:
@@ -82,10 +87,13 @@ def resolve_endpoints(env: Env, spec: Spec) -> tuple[list[Endpoint], bool]:
     when a named context or connection does not exist.
     """
     from dockspec._io.config_fs import FsConfigFiles
+
+    chosen = endpoint_from_env(env, spec)
+    if chosen is not None and not chosen.tls:
+        return [chosen], True  # no certificates to attach: dockspec.contexts is not even imported
     from dockspec.contexts import select, with_env_tls
 
     files = FsConfigFiles()
-    chosen = endpoint_from_env(env, spec)
     if chosen is not None:
         return [with_env_tls(chosen, env, spec, files)], True
     selection = select(env, spec, files)
@@ -105,7 +113,8 @@ def probe(endpoint: Endpoint, spec: Spec, limits: Limits, deadline: float) -> Da
         assert response is not None  # the plan asks at least once
         if not 200 <= response.status < 300:
             raise InvalidResponse(f"{endpoint.url}: GET {plan.path} answered {response.status}")
-        parsed = parse_list(response.body, plan.shape, spec=spec, limits=limits, daemon=endpoint.url)
+        decoder = "stdlib" if len(response.body) < FAST_DECODE_FROM else None
+        parsed = parse_list(response.body, plan.shape, spec=spec, limits=limits, daemon=endpoint.url, decoder=decoder)
     except Unreachable as exc:
         return DaemonReport(endpoint, elapsed=time.monotonic() - started, error=str(exc))
     except DockspecError as exc:
