@@ -8,7 +8,6 @@ from dockspec import InvalidContainerId, StopOutcome, builtin_spec
 from dockspec._http import Response
 from dockspec.daemons import (
     ListPlan,
-    ListRequest,
     build_stop_target,
     engine_of,
     outcome_of,
@@ -18,8 +17,8 @@ from dockspec.daemons import (
 )
 
 SPEC = builtin_spec()
-COMPAT = ListRequest("/containers/json", "docker")
-LIBPOD = ListRequest("/v4.0.0/libpod/containers/json", "libpod")
+COMPAT = profile_for("docker", SPEC).list
+LIBPOD = profile_for("podman", SPEC).list
 DOCKER = (("server", "Docker/20.10.24+dfsg1 (linux)"), ("api-version", "1.41"))
 PODMAN = (("libpod-api-version", "4.3.1"), ("server", "Libpod/4.3.1 (linux)"))
 

@@ -9,16 +9,13 @@ paths, shapes, version thresholds, status-to-outcome tables) are spec data
 
 from __future__ import annotations
 
-import attrs
-
-from dockspec._generated.models import DaemonProfile, Spec
+from dockspec._generated.models import DaemonProfile, ListRule, Spec
 from dockspec._http import Response
 from dockspec.errors import InvalidContainerId
 from dockspec.models import StopOutcome
 
 __all__ = [
     "ListPlan",
-    "ListRequest",
     "action_of",
     "build_stop_target",
     "engine_of",
@@ -73,16 +70,10 @@ def _before(version: str | None, threshold: str) -> bool:
 # ---------------------------------------------------------------- the list plan
 
 
-@attrs.frozen
-class ListRequest:
-    """One list call: the path to GET and the shape its answer has (docker or libpod)."""
-
-    path: str
-    shape: str
-
-
 class ListPlan:
     """Which list request to send, then which next, from the answers so far (sans-IO).
+
+    A request is the spec's ListRule: the path to GET and the shape of its answer.
 
     ```
     plan = ListPlan(spec, endpoint.engine)
@@ -104,7 +95,7 @@ class ListPlan:
         self._spec = spec
         compat = profile_for(None, spec).list
         first = profile_for(expected_engine, spec).list if expected_engine else compat
-        self.request: ListRequest | None = ListRequest(first.path, first.shape)
+        self.request: ListRule | None = first
         self.path, self.shape = first.path, first.shape
         self.response: Response | None = None
         self.profile: DaemonProfile | None = None
@@ -127,8 +118,7 @@ class ListPlan:
         if self._may_fall_back:
             self._may_fall_back = False
             if response.status == 404:
-                compat = profile_for(None, self._spec).list
-                self.request = ListRequest(compat.path, compat.shape)
+                self.request = profile_for(None, self._spec).list
                 return
         if self._may_reask:
             self._may_reask = False
@@ -139,7 +129,7 @@ class ListPlan:
                 and own.compat_list_complete_since is not None
                 and _before(self.version, own.compat_list_complete_since)
             ):
-                self.request = ListRequest(own.list.path, own.list.shape)
+                self.request = own.list
 
 
 # ---------------------------------------------------------------- stop and kill
