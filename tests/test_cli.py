@@ -27,7 +27,7 @@ import attrs
 import pytest
 
 import dockspec
-from dockspec import ContainerInfo, ContainerPortMap, Protocol, builtin_spec
+from dockspec import ContainerInfo, ContainerPortMap, Env, Protocol, builtin_spec
 from dockspec._generated import SPEC_DIGEST
 from dockspec._generated.models import HelperProcess
 from dockspec.cli import EXIT_STATUSES, _port_ranges, main, parse_target
@@ -179,6 +179,17 @@ def test_help_lists_every_exit_status_the_docs_list() -> None:
     text = run("--help").stdout.split("exit status:", 1)[1]
     for status, meaning, _ in EXIT_STATUSES:
         assert re.search(rf"^  {status} +{re.escape(meaning)}$", text, re.MULTILINE), (status, text)
+
+
+def test_main_takes_an_env_or_a_mapping(daemon: FakeDaemon) -> None:
+    """The same command with an Env value and with a mapping of variables; out and err are the streams given."""
+    results = []
+    for env in (Env(environ={"DOCKER_HOST": daemon.url}), {"DOCKER_HOST": daemon.url}):
+        out, err = io.StringIO(), io.StringIO()
+        results.append((main(["who", "127.0.0.1:18080"], env, out, err), out.getvalue(), err.getvalue()))
+    assert results[0] == results[1]
+    assert (0, "") == (results[0][0], results[0][2])
+    assert "web (nginx:1)" in results[0][1]
 
 
 def test_script_passes_the_status_to_the_shell(daemon: FakeDaemon) -> None:

@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
-from dockspec.env import Env
+from dockspec.env import Env, _platform_family
 from dockspec.errors import ContextError, DaemonNotFound, InvalidContainerId, InvalidDockerHost, InvalidResponse
 from dockspec.models import Ambiguous, ContainerInfo, Found, PortKey, Protocol, StopOutcome
 
@@ -563,7 +563,7 @@ def _env_from(environ: Mapping[str, str]) -> Env:
     """An Env for a mapping of variables: HOME and the XDG directories from it, the uid this process's."""
     getuid = getattr(os, "getuid", None)
     return Env(
-        platform="windows" if sys.platform.startswith("win") else "darwin" if sys.platform == "darwin" else "linux",
+        platform=_platform_family(sys.platform),
         uid=getuid() if getuid is not None else None,
         home=environ.get("HOME") or None,
         xdg_runtime_dir=environ.get("XDG_RUNTIME_DIR") or None,

@@ -453,11 +453,5 @@ def stop_container(
     spec: Spec | None = None,
     limits: Limits = DEFAULT_LIMITS,
 ) -> StopOutcome:
-    """Stop (SIGTERM, then SIGKILL after `timeout` s) or, with `force`, kill a container.
-
-    The id is checked before any I/O (InvalidContainerId). Daemons are asked
-    in endpoint order; a NOT_FOUND falls through to the next. The result is
-    NOT_FOUND only when every daemon that answered said so, FAILED when one
-    could not be asked properly or refused (request_stop tells these apart).
-    """
+    """request_stop's outcome: STOPPED, ALREADY_STOPPED, NOT_FOUND (every daemon that answered said so) or FAILED."""
     return request_stop(container_id, force, home, timeout=timeout, env=env, spec=spec, limits=limits).outcome
