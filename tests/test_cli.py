@@ -1,14 +1,18 @@
-"""The installed `dockspec` script against fake daemons, and sockets.py's pure attribution.
+"""The `dockspec` command against fake daemons, and sockets.py's pure attribution.
 
-Every command runs as a subprocess of the console script pip installed, with
-DOCKER_HOST naming a fake daemon (a real socket server, tests/fakedaemon.py),
-so exit statuses, stdout and stderr are what a user gets.
+Commands run in this process through `cli.main(argv, env, out, err)`, with
+DOCKER_HOST naming a fake daemon (a real socket server, tests/fakedaemon.py);
+exit statuses, stdout and stderr are what main hands back. A few tests run
+the console script pip installed, as a subprocess: that it is installed,
+passes the status to the shell, handles Ctrl-C, and works with no psutil.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -23,10 +27,10 @@ import attrs
 import pytest
 
 import dockspec
-from dockspec import ContainerInfo, ContainerPortMap, Protocol, builtin_spec
+from dockspec import ContainerInfo, ContainerPortMap, Env, Protocol, builtin_spec
 from dockspec._generated import SPEC_DIGEST
 from dockspec._generated.models import HelperProcess
-from dockspec.cli import _port_ranges, parse_target
+from dockspec.cli import EXIT_STATUSES, _port_ranges, main, parse_target
 from dockspec.sockets import (
     Attribution,
     HostSocket,
@@ -80,11 +84,27 @@ def clean_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def run(*args: str, host: str | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    assert DOCKSPEC is not None, "the dockspec console script is not installed next to this python"
+@attrs.frozen
+class Result:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run(*args: str, host: str | None = None, env: dict[str, str] | None = None) -> Result:
+    """`dockspec ARGS` in this process, with `env` (default: this one's, less what picks a daemon)."""
     environ = env if env is not None else clean_env()
     if host is not None:
         environ = {**environ, "DOCKER_HOST": host}
+    out, err = io.StringIO(), io.StringIO()
+    status = main(list(args), environ, out, err)
+    return Result(status, out.getvalue(), err.getvalue())
+
+
+def run_script(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """The installed console script, as a subprocess."""
+    assert DOCKSPEC is not None, "the dockspec console script is not installed next to this python"
+    environ = env if env is not None else clean_env()
     return subprocess.run([DOCKSPEC, *args], capture_output=True, text=True, env=environ, timeout=60, check=False)
 
 
@@ -108,7 +128,7 @@ def missing_socket() -> Iterator[str]:
         yield "unix://" + os.path.join(tmp, "nobody-here.sock")
 
 
-def assert_clean_error(result: subprocess.CompletedProcess[str], status: int) -> None:
+def assert_clean_error(result: Result | subprocess.CompletedProcess[str], status: int) -> None:
     assert status == result.returncode, result
     assert "Traceback" not in result.stderr
     assert result.stderr.startswith("dockspec: ")
@@ -122,7 +142,7 @@ def test_console_script_is_installed() -> None:
 
 
 def test_version_prints_package_version_and_spec_digest() -> None:
-    result = run("--version")
+    result = run_script("--version")
     assert 0 == result.returncode
     assert f"dockspec {dockspec.__version__} (spec {SPEC_DIGEST})" == result.stdout.strip()
 
@@ -137,9 +157,46 @@ def test_help_lists_every_command_with_examples() -> None:
 
 
 def test_no_command_is_a_usage_error() -> None:
-    result = run()
-    assert 2 == result.returncode
-    assert "usage:" in result.stderr
+    for result in (run(), run_script()):
+        assert 2 == result.returncode
+        assert "usage:" in result.stderr
+        assert "" == result.stdout
+
+
+def test_version_and_help_in_process() -> None:
+    assert (0, f"dockspec {dockspec.__version__} (spec {SPEC_DIGEST})\n", "") == attrs.astuple(run("--version"))
+    result = run("who", "--help")
+    assert (0, "") == (result.returncode, result.stderr)
+    assert result.stdout.startswith("usage: dockspec who")
+
+
+def test_help_lists_every_exit_status_the_docs_list() -> None:
+    """--help prints EXIT_STATUSES, and its statuses are those of docs/cli.md's table."""
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "cli.md").read_text()
+    table = docs.split("## Exit status", 1)[1].split("\n## ", 1)[0]
+    documented = [int(m) for m in re.findall(r"^\| (\d+) \|", table, re.MULTILINE)]
+    assert documented == [status for status, _, _ in EXIT_STATUSES]
+    text = run("--help").stdout.split("exit status:", 1)[1]
+    for status, meaning, _ in EXIT_STATUSES:
+        assert re.search(rf"^  {status} +{re.escape(meaning)}$", text, re.MULTILINE), (status, text)
+
+
+def test_main_takes_an_env_or_a_mapping(daemon: FakeDaemon) -> None:
+    """The same command with an Env value and with a mapping of variables; out and err are the streams given."""
+    results = []
+    for env in (Env(environ={"DOCKER_HOST": daemon.url}), {"DOCKER_HOST": daemon.url}):
+        out, err = io.StringIO(), io.StringIO()
+        results.append((main(["who", "127.0.0.1:18080"], env, out, err), out.getvalue(), err.getvalue()))
+    assert results[0] == results[1]
+    assert (0, "") == (results[0][0], results[0][2])
+    assert "web (nginx:1)" in results[0][1]
+
+
+def test_script_passes_the_status_to_the_shell(daemon: FakeDaemon) -> None:
+    found = run_script("who", "127.0.0.1:18080", env=clean_env(DOCKER_HOST=daemon.url))
+    ambiguous = run_script("who", "18080", env=clean_env(DOCKER_HOST=daemon.url))
+    assert (0, 2) == (found.returncode, ambiguous.returncode)
+    assert "web (nginx:1)" in found.stdout
 
 
 def test_python_dash_m_runs_the_same_command() -> None:
@@ -373,6 +430,36 @@ def test_stop_passes_the_timeout() -> None:
     assert "web: stopped" == result.stdout.strip()
 
 
+def test_a_failed_stop_is_one_round_of_requests() -> None:
+    """A refusal is the answer: no list is asked afterwards to find out whether a daemon is there."""
+    fake = stop_daemon(500)
+    try:
+        result = run("stop", "web", host=fake.url)
+    finally:
+        fake.close()
+    assert (1, "web: stop failed (a daemon refused or answered badly)\n") == (result.returncode, result.stdout)
+    assert [("POST", "/containers/web/stop?t=10")] == [(m, t) for m, t, _ in fake.requests]
+
+
+def test_stop_with_no_usable_answer_is_no_daemon() -> None:
+    """A daemon that answers stop with garbage counts as none: exit 3, one line and the hint."""
+    with fake_daemon({("POST", "/containers/web/stop?t=10"): b"garbage\r\n\r\n"}) as fake:
+        result = run("stop", "web", host=fake.url)
+        assert 1 == len(fake.requests)
+    assert_clean_error(result, 3)
+    first, hint = result.stderr.splitlines()
+    assert first.startswith(f"dockspec: the daemon named by DOCKER_HOST ({fake.url}) gave no usable answer: ")
+    assert hint.startswith("hint: ")
+
+
+@pytest.mark.parametrize("seconds", ["-1", "x", "\u0663"])
+def test_stop_time_must_be_seconds(daemon: FakeDaemon, seconds: str) -> None:
+    result = run("stop", "-t", seconds, "web", host=daemon.url)
+    assert (2, "") == (result.returncode, result.stdout)
+    assert "usage:" in result.stderr
+    assert [] == daemon.requests
+
+
 @pytest.mark.parametrize("bad", ["a/b", "x y", "../etc", "-rf"])
 def test_unsafe_id_is_refused_before_any_request(daemon: FakeDaemon, bad: str) -> None:
     result = run("stop", "--", bad, host=daemon.url)
@@ -472,7 +559,7 @@ def test_ports_without_psutil_says_how_to_get_it(daemon: FakeDaemon, tmp_path: P
     """A psutil that cannot be imported (shadowed on PYTHONPATH) is a clean error, exit 4."""
     (tmp_path / "psutil.py").write_text("raise ImportError('psutil is not installed here')\n")
     path = os.pathsep.join(p for p in (str(tmp_path), os.environ.get("PYTHONPATH")) if p)
-    result = run("ports", env=clean_env(PYTHONPATH=path, DOCKER_HOST=daemon.url))
+    result = run_script("ports", env=clean_env(PYTHONPATH=path, DOCKER_HOST=daemon.url))
     assert_clean_error(result, 4)
     assert "dockspec[cli]" in result.stderr
     assert [] == daemon.requests

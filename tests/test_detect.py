@@ -13,6 +13,7 @@ from dockspec import (
     DaemonNotFound,
     Env,
     InvalidContainerId,
+    InvalidDockerHost,
     InvalidResponse,
     Limits,
     Protocol,
@@ -22,6 +23,7 @@ from dockspec import (
     start_detection,
     stop_container,
 )
+from dockspec.detect import begin_detection, detect_daemons, request_stop
 from tests.fakedaemon import DOCKER_HEADERS, PODMAN_HEADERS, FakeDaemon, fake_daemon, hang, http_response
 from tests.helpers import spec_with_endpoints_under
 
@@ -207,3 +209,47 @@ def test_negative_stop_timeout_is_refused_before_any_io() -> None:
         with pytest.raises(ValueError, match="timeout"):
             stop_container("web", timeout=-1, env=docker_host_env(daemon), spec=SPEC)
         assert [] == daemon.requests
+
+
+def test_detection_is_the_merge_and_says_why_when_nothing_answered() -> None:
+    """detect_daemons: the reports, their merge and, when nothing answered, the error detect_containers raises."""
+    missing = "unix:///nonexistent/d.sock"
+    routes = {("GET", "/containers/json"): http_response(200, DOCKER_BODY, DOCKER_HEADERS)}
+    with fake_daemon(routes) as daemon:
+        detection = detect_daemons(spec=SPEC, env=docker_host_env(daemon))
+    assert detection.ok and detection.explicit
+    assert {daemon.url: "docker"} == detection.engines
+    assert ["web"] == [c.name for c in detection.containers.values()]
+    assert [18091] == [port for _, port, _ in detection.port_map]
+    nobody = detect_daemons(spec=SPEC, env=env_for(DOCKER_HOST=missing))
+    assert not nobody.ok
+    error = nobody.error()
+    assert isinstance(error, DaemonNotFound) and missing in str(error) and "DOCKER_HOST" in str(error)
+
+
+def test_request_stop_tells_no_answer_from_a_refusal() -> None:
+    """FAILED because nobody answered (answered False, error() says why) is not FAILED because one refused."""
+    report = request_stop("web", env=env_for(DOCKER_HOST="unix:///nonexistent/d.sock"), spec=SPEC)
+    assert (StopOutcome.FAILED, False) == (report.outcome, report.answered)
+    assert isinstance(report.error(), DaemonNotFound)
+    with fake_daemon({("POST", "/containers/web/stop?t=10"): b"garbage\r\n\r\n"}) as daemon:
+        report = request_stop("web", env=docker_host_env(daemon), spec=SPEC)
+    assert (StopOutcome.FAILED, False) == (report.outcome, report.answered)
+    assert isinstance(report.error(), InvalidResponse)
+    with fake_daemon({("POST", "/containers/web/stop?t=10"): http_response(500, "no", DOCKER_HEADERS)}) as daemon:
+        report = request_stop("web", env=docker_host_env(daemon), spec=SPEC)
+    assert (StopOutcome.FAILED, True) == (report.outcome, report.answered)
+    assert [(daemon.url, True, None)] == [(e.url, reachable, error) for e, reachable, error in report.attempts]
+
+
+def test_begin_detection_runs_in_the_background_and_is_strict_about_the_environment() -> None:
+    """The same Detection as detect_daemons, while the caller works; a bad DOCKER_HOST raises at once."""
+    routes = {("GET", "/containers/json"): http_response(200, DOCKER_BODY, DOCKER_HEADERS)}
+    with fake_daemon(routes) as daemon:
+        handle = begin_detection(spec=SPEC, env=docker_host_env(daemon))
+        background = handle.detection()
+        assert detect_daemons(spec=SPEC, env=docker_host_env(daemon)).port_map == background.port_map
+    assert background.ok and background.explicit
+    with pytest.raises(InvalidDockerHost):
+        begin_detection(spec=SPEC, env=env_for(DOCKER_HOST="foo://bar"))
+    assert {} == dict(await_detection(start_detection(spec=SPEC, env=env_for(DOCKER_HOST="foo://bar"))))

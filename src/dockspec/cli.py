@@ -1,39 +1,37 @@
 """The `dockspec` command: which container owns this host port?
 
 Subcommands: ports, ps, who, stop, kill, endpoints; `--json` on each prints a
-list of objects (docs/cli.md). Exit status: 0 ok, 1 not found / stop failed,
-2 ambiguous / unsafe id / usage, 3 no daemon or invalid DOCKER_HOST,
-4 psutil missing, 130 interrupted. Only `import dockspec.cli` loads this
-module (never `import dockspec`), and psutil is imported by `ports` alone.
+list of objects (docs/cli.md). EXIT_STATUSES is the one table of exit
+statuses: what each means (printed by --help) and the errors that end in it.
+Only `import dockspec.cli` loads this module (never `import dockspec`); each
+command imports what it needs when it runs (psutil for `ports` alone).
 """
 
 from __future__ import annotations
 
 import argparse
-import ipaddress
-import json
 import os
 import sys
-from collections.abc import Callable, Iterable, Sequence
-from typing import Any, NoReturn, TextIO
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
-import attrs
+from dockspec.env import Env, _platform_family
+from dockspec.errors import ContextError, DaemonNotFound, InvalidContainerId, InvalidDockerHost, InvalidResponse
+from dockspec.models import Ambiguous, ContainerInfo, Found, PortKey, Protocol, StopOutcome
 
-from dockspec.detect import DaemonReport, probe_endpoints, stop_container
-from dockspec.env import Env
-from dockspec.errors import ContextError, DaemonNotFound, InvalidContainerId, InvalidDockerHost
-from dockspec.models import (
-    Ambiguous,
-    ContainerInfo,
-    ContainerPortMap,
-    Found,
-    PortKey,
-    Protocol,
-    StopOutcome,
-)
-from dockspec.ports import lookup_published_container
+if TYPE_CHECKING:
+    from dockspec.detect import DaemonReport, Detection
 
-__all__ = ["main", "parse_target"]
+__all__ = ["EXIT_STATUSES", "main", "parse_target"]
+
+
+class UsageError(Exception):
+    """An argument argparse let through but the command cannot use (a `who` target)."""
+
+
+class MissingPsutil(Exception):
+    """`dockspec ports` without the `cli` extra."""
+
 
 EXIT_OK = 0
 EXIT_NOT_FOUND = 1
@@ -43,7 +41,25 @@ EXIT_NO_DAEMON = 3
 EXIT_NO_PSUTIL = 4
 EXIT_INTERRUPTED = 130
 
+# Every exit status: what it means (--help prints this) and the errors that end
+# a command with it. A command's own answer (found, not found, ambiguous,
+# stopped) is a status it returns; an error is looked up here, first match wins.
+EXIT_STATUSES: tuple[tuple[int, str, tuple[type[BaseException], ...]], ...] = (
+    (EXIT_OK, "ok", ()),
+    (EXIT_NOT_FOUND, "no container / stop failed", ()),
+    (EXIT_USAGE, "ambiguous, unsafe id or usage error", (UsageError, InvalidContainerId)),
+    (
+        EXIT_NO_DAEMON,
+        "no daemon answered usefully, or DOCKER_HOST or a context is invalid",
+        (InvalidDockerHost, ContextError, DaemonNotFound, InvalidResponse),
+    ),
+    (EXIT_NO_PSUTIL, "`ports` without psutil (pip install 'dockspec[cli]')", (MissingPsutil,)),
+    (EXIT_INTERRUPTED, "interrupted (Ctrl-C)", (KeyboardInterrupt,)),
+)
+
+# Errors about daemons not answering: the message is followed by this hint.
 HINT = "hint: run `dockspec endpoints` to see what was tried"
+_HINTED = (ContextError, DaemonNotFound, InvalidResponse)
 
 EPILOG = """\
 examples:
@@ -60,22 +76,26 @@ examples:
 DOCKER_HOST, when set, names the one daemon to use. XDG_RUNTIME_DIR decides
 where rootless Podman's and Docker's sockets are looked for.
 
-exit status: 0 ok; 1 no container / stop failed; 2 ambiguous, unsafe id or
-usage error; 3 no daemon answered or DOCKER_HOST is invalid; 130 interrupted.
-"""
+exit status:
+""" + "".join(f"  {status:<3}  {meaning}\n" for status, meaning, _ in EXIT_STATUSES)
 
 
-class CliError(Exception):
-    """A clean, one-line failure: printed as `dockspec: <message>`, then exit `status`."""
-
-    def __init__(self, message: str, status: int, hint: str | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.hint = hint
+def _status_of(exc: BaseException) -> int | None:
+    for status, _, errors in EXIT_STATUSES:
+        if isinstance(exc, errors):
+            return status
+    return None
 
 
 def _one_line(text: str) -> str:
     return " ".join(text.split())
+
+
+def _message(exc: BaseException) -> str:
+    """One line, where str(InvalidDockerHost) has three (value and caret)."""
+    if isinstance(exc, InvalidDockerHost):
+        return f"invalid DOCKER_HOST {exc.value!r}: {_one_line(exc.message)} (at character {exc.position})"
+    return _one_line(str(exc))
 
 
 # Bidi embeddings, overrides and isolates: printable, yet they reorder the line.
@@ -100,72 +120,20 @@ def _safe(text: str) -> str:
     return "".join(out)
 
 
-# ---------------------------------------------------------------- detection
-
-
-@attrs.frozen
-class Detection:
-    """Every daemon's report, merged: the port map, containers by id, engines by daemon url."""
-
-    reports: tuple[DaemonReport, ...]
-    port_map: ContainerPortMap
-    containers: dict[str, ContainerInfo]
-    engines: dict[str, str]
-
-
-def _no_daemon_message(reports: Sequence[DaemonReport], explicit: bool) -> str:
-    """Why no container list came back, naming every endpoint and its error."""
-    if not reports:
-        return "no Docker or Podman socket found at any default path"
-    failed = "gave no usable answer" if any(r.reachable for r in reports) else "did not answer"
-    if explicit:
-        first = reports[0]
-        return f"the daemon named by {first.endpoint.origin} ({first.endpoint.url}) {failed}: {first.error}"
-    return f"no daemon {failed}: " + "; ".join(f"{r.endpoint.url}: {r.error}" for r in reports)
-
-
-def _invalid_host(exc: InvalidDockerHost) -> CliError:
-    """One line, where str(exc) has three (value and caret)."""
-    return CliError(
-        f"invalid DOCKER_HOST {exc.value!r}: {_one_line(exc.message)} (at character {exc.position})", EXIT_NO_DAEMON
-    )
-
-
-def _probe(env: Env, *, all_endpoints: bool = False) -> tuple[list[DaemonReport], bool]:
-    """probe_endpoints, with an invalid DOCKER_HOST or a missing context as a CliError (exit 3)."""
-    try:
-        return probe_endpoints(env=env, all_endpoints=all_endpoints)
-    except InvalidDockerHost as exc:
-        raise _invalid_host(exc) from None
-    except ContextError as exc:
-        raise CliError(_one_line(str(exc)), EXIT_NO_DAEMON, HINT) from None
-
-
-def detect(env: Env, err: TextIO) -> Detection:
-    """Probe every daemon; CliError (exit 3) when none answered usefully.
-
-    Reports that failed while others answered are warnings on `err`. The
-    merge mirrors detect_containers (an earlier endpoint wins a key both
-    claim), which does not hand back the reports themselves.
-    """
-    reports, explicit = _probe(env)
-    good = [r for r in reports if r.ok]
-    if not good:
-        raise CliError(_one_line(_no_daemon_message(reports, explicit)), EXIT_NO_DAEMON, HINT)
-    for report in reports:
+def _usable(detection: Detection, err: TextIO) -> Detection:
+    """The library's detection, as is: its error when nothing answered, a warning on `err` per failed endpoint."""
+    if not detection.ok:
+        raise detection.error()
+    for report in detection.reports:
         if not report.ok:
             print(_safe(f"dockspec: warning: {report.endpoint.url}: {_one_line(report.error or '')}"), file=err)
-    merged: dict[PortKey, ContainerInfo] = {}
-    containers: dict[str, ContainerInfo] = {}
-    engines: dict[str, str] = {}
-    for report in good:
-        for key, info in report.bindings.items():
-            merged.setdefault(key, info)
-        for info in report.containers:
-            containers.setdefault(info.id, info)
-        if report.engine:
-            engines.setdefault(report.endpoint.url, report.engine)
-    return Detection(tuple(reports), ContainerPortMap(merged), containers, engines)
+    return detection
+
+
+def _detect(env: Env, err: TextIO) -> Detection:
+    from dockspec.detect import detect_daemons
+
+    return _usable(detect_daemons(env=env), err)
 
 
 # ---------------------------------------------------------------- formatting
@@ -199,6 +167,8 @@ def _container_json(info: ContainerInfo, engines: dict[str, str]) -> dict[str, A
 
 
 def _print_json(rows: list[dict[str, Any]], out: TextIO) -> None:
+    import json
+
     out.write(json.dumps(rows, indent=2) + "\n")
 
 
@@ -214,12 +184,17 @@ def cmd_ports(args: argparse.Namespace, env: Env, out: TextIO, err: TextIO) -> i
     try:
         import psutil  # noqa: F401  (the `cli` extra; checked before any daemon is asked)
     except ImportError:
-        raise CliError("`dockspec ports` needs psutil: pip install 'dockspec[cli]'", EXIT_NO_PSUTIL) from None
+        raise MissingPsutil("`dockspec ports` needs psutil: pip install 'dockspec[cli]'") from None
+    from dockspec.detect import begin_detection
+
+    pending = begin_detection(env=env)  # the daemons answer while this thread lists the host's sockets
+
     from dockspec.podman import RootlessPodmanResolver, lookup_rootless_podman_container
     from dockspec.sockets import attribute, host_sockets
     from dockspec.spec import builtin_spec
 
-    detection = detect(env, err)
+    sockets = host_sockets()
+    detection = _usable(pending.detection(), err)
     spec = builtin_spec()
     resolver = RootlessPodmanResolver(spec=spec)
 
@@ -227,7 +202,7 @@ def cmd_ports(args: argparse.Namespace, env: Env, out: TextIO, err: TextIO) -> i
         return lookup_rootless_podman_container(pid, name, resolver, env=env)
 
     rows = []
-    for sock in host_sockets():
+    for sock in sockets:
         found = attribute(sock, detection.port_map, detection.containers, spec, rootless)
         if args.containers_only and found.container is None and not found.candidates:
             continue
@@ -299,7 +274,7 @@ def _port_ranges(keys: list[PortKey]) -> str:
 
 def cmd_ps(args: argparse.Namespace, env: Env, out: TextIO, err: TextIO) -> int:
     """Running containers of every daemon that answered, with their published ports."""
-    detection = detect(env, err)
+    detection = _detect(env, err)
     rows: list[tuple[DaemonReport, ContainerInfo, list[PortKey]]] = []
     for report in detection.reports:
         if not report.ok:
@@ -362,6 +337,8 @@ def parse_target(text: str) -> tuple[str | None, int, Protocol]:
             raise ValueError(f"put an IPv6 address in brackets: [ADDR]:PORT, got {rest!r}")
         ip, _, port_text = rest.partition(":")
     if ip is not None:
+        import ipaddress
+
         try:
             ip = ipaddress.ip_address(ip).compressed
         except ValueError:
@@ -376,8 +353,10 @@ def cmd_who(args: argparse.Namespace, env: Env, out: TextIO, err: TextIO) -> int
     try:
         ip, port, protocol = parse_target(args.target)
     except ValueError as exc:
-        raise CliError(str(exc), EXIT_USAGE) from None
-    detection = detect(env, err)
+        raise UsageError(str(exc)) from None
+    from dockspec.ports import lookup_published_container
+
+    detection = _detect(env, err)
     if ip is None:
         match = lookup_published_container(detection.port_map, (None, port), protocol, allow_proxy_fallback=True)
         what = f"{protocol.value} port {port}"
@@ -413,20 +392,13 @@ def cmd_who(args: argparse.Namespace, env: Env, out: TextIO, err: TextIO) -> int
 def _stop(force: bool) -> Callable[[argparse.Namespace, Env, TextIO, TextIO], int]:
     def command(args: argparse.Namespace, env: Env, out: TextIO, err: TextIO) -> int:
         """Stop or kill one container; 0 only when it is (now or already) stopped."""
+        from dockspec.detect import request_stop
+
         action = "kill" if force else "stop"
-        try:
-            outcome = stop_container(args.container, force=force, timeout=getattr(args, "time", 10), env=env)
-        except InvalidContainerId as exc:
-            raise CliError(_one_line(str(exc)), EXIT_USAGE) from None
-        except InvalidDockerHost as exc:
-            raise _invalid_host(exc) from None
-        except ContextError as exc:
-            raise CliError(_one_line(str(exc)), EXIT_NO_DAEMON, HINT) from None
-        if outcome is StopOutcome.FAILED:
-            # stop_container says FAILED when nobody answered too: tell that apart.
-            reports, explicit = _probe(env)
-            if not any(r.ok for r in reports):
-                raise CliError(_one_line(_no_daemon_message(reports, explicit)), EXIT_NO_DAEMON, HINT)
+        report = request_stop(args.container, force=force, timeout=getattr(args, "time", 10), env=env)
+        if not report.answered and report.outcome is StopOutcome.FAILED:
+            raise report.error()
+        outcome = report.outcome
         if args.json:
             _print_json([{"container": args.container, "action": action, "outcome": outcome.value}], out)
         else:
@@ -444,7 +416,9 @@ def _stop(force: bool) -> Callable[[argparse.Namespace, Env, TextIO, TextIO], in
 
 def cmd_endpoints(args: argparse.Namespace, env: Env, out: TextIO, err: TextIO) -> int:
     """Every endpoint dockspec would try, in order, and what each said: the first thing to run when nothing is found."""
-    reports, _ = _probe(env, all_endpoints=True)
+    from dockspec.detect import probe_endpoints
+
+    reports, _ = probe_endpoints(env=env, all_endpoints=True)
     if args.json:
         _print_json(
             [
@@ -484,96 +458,164 @@ def cmd_endpoints(args: argparse.Namespace, env: Env, out: TextIO, err: TextIO) 
 # ---------------------------------------------------------------- parser
 
 
-def _version_text() -> str:
-    import dockspec
-    from dockspec._generated import SPEC_DIGEST
+class _Exit(Exception):
+    """argparse is done (--help, --version, a usage error): main returns `status`."""
 
-    return f"dockspec {dockspec.__version__} (spec {SPEC_DIGEST})"
+    def __init__(self, status: int) -> None:
+        super().__init__(status)
+        self.status = status
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argparse tree; every subcommand takes --json."""
-    parser = argparse.ArgumentParser(
+class _Parser(argparse.ArgumentParser):
+    """argparse writing to main's `out` and `err` and returning through _Exit, never sys.exit."""
+
+    def __init__(self, *args: Any, out: TextIO, err: TextIO, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.out, self.err = out, err
+
+    def print_usage(self, file: Any = None) -> None:
+        super().print_usage(self.out if file is None else file)
+
+    def print_help(self, file: Any = None) -> None:
+        super().print_help(self.out if file is None else file)
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(self.err)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+    def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
+        if message:
+            self.err.write(message)
+        raise _Exit(status)
+
+
+class _VersionAction(argparse.Action):
+    """--version, with the text computed only when asked (importlib.metadata and the spec digest cost)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help="print the version and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: Any, **kwargs: Any) -> None:
+        import dockspec
+        from dockspec._generated import SPEC_DIGEST
+
+        out = parser.out if isinstance(parser, _Parser) else sys.stdout
+        out.write(f"dockspec {dockspec.__version__} (spec {SPEC_DIGEST})\n")
+        parser.exit()
+
+
+def _seconds(text: str) -> int:
+    if not text.isascii() or not text.isdigit():
+        raise argparse.ArgumentTypeError(f"not a number of seconds (0 or more): {text!r}")
+    return int(text)
+
+
+def build_parser(out: TextIO | None = None, err: TextIO | None = None) -> argparse.ArgumentParser:
+    """The argparse tree, printing to `out` and `err` (stdout, stderr); every subcommand takes --json."""
+    out = sys.stdout if out is None else out
+    err = sys.stderr if err is None else err
+    parser = _Parser(
+        out=out,
+        err=err,
         prog="dockspec",
         description="Which container owns this host port? Asks Docker and Podman daemons directly.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--version", action="version", version=_version_text())
-    common = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--version", action=_VersionAction)
+    common = _Parser(out=out, err=err, add_help=False)
     common.add_argument("--json", action="store_true", help="print a JSON list of objects (docs/cli.md)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    ports = sub.add_parser("ports", parents=[common], help="listening sockets and the containers that own them")
+    def command(name: str, func: Callable[[argparse.Namespace, Env, TextIO, TextIO], int], **kwargs: Any) -> _Parser:
+        parsed = sub.add_parser(name, out=out, err=err, parents=[common], **kwargs)
+        parsed.set_defaults(func=func)
+        return parsed
+
+    ports = command("ports", cmd_ports, help="listening sockets and the containers that own them")
     ports.add_argument("--containers-only", action="store_true", help="hide sockets no container owns")
-    ports.set_defaults(func=cmd_ports)
-
-    ps = sub.add_parser("ps", parents=[common], help="running containers of every daemon, with published ports")
-    ps.set_defaults(func=cmd_ps)
-
-    who = sub.add_parser(
+    command("ps", cmd_ps, help="running containers of every daemon, with published ports")
+    who = command(
         "who",
-        parents=[common],
+        cmd_who,
         help="which container publishes PORT[/udp] or ADDR:PORT[/udp]",
         description="Exit 0 found, 1 no container, 2 ambiguous. Without ADDR any address matches.",
     )
     who.add_argument("target", metavar="[ADDR:]PORT[/udp]", help="e.g. 8080, 5353/udp, 127.0.0.1:8080, [::1]:8080")
-    who.set_defaults(func=cmd_who)
-
     for name, force, text in (
         ("stop", False, "stop a container (SIGTERM, then SIGKILL after --time s)"),
         ("kill", True, "kill a container (SIGKILL)"),
     ):
-        command = sub.add_parser(
-            name, parents=[common], help=text, description=f"{text}. Exit 0 when stopped or already stopped."
-        )
-        command.add_argument("container", metavar="ID|NAME")
+        stop = command(name, _stop(force), help=text, description=f"{text}. Exit 0 when stopped or already stopped.")
+        stop.add_argument("container", metavar="ID|NAME")
         if not force:
-            command.add_argument(
-                "-t", "--time", type=int, default=10, help="seconds the daemon waits before SIGKILL (default 10)"
+            stop.add_argument(
+                "-t", "--time", type=_seconds, default=10, help="seconds the daemon waits before SIGKILL (default 10)"
             )
-        command.set_defaults(func=_stop(force))
-
-    endpoints = sub.add_parser(
-        "endpoints", parents=[common], help="every endpoint tried, in order, and what each answered"
-    )
-    endpoints.set_defaults(func=cmd_endpoints)
+    command("endpoints", cmd_endpoints, help="every endpoint tried, in order, and what each answered")
     return parser
 
 
-def _fail(message: str, status: int, err: TextIO, hint: str | None = None) -> int:
-    print(_safe(f"dockspec: {_one_line(message)}"), file=err)
-    if hint:
-        print(hint, file=err)
-    return status
+# ---------------------------------------------------------------- entry point
 
 
-def _quiet_exit(status: int) -> NoReturn:
-    """Leave without flushing into a closed pipe (`dockspec ports | head`)."""
+def _env_from(environ: Mapping[str, str]) -> Env:
+    """An Env for a mapping of variables: HOME and the XDG directories from it, the uid this process's."""
+    getuid = getattr(os, "getuid", None)
+    return Env(
+        platform=_platform_family(sys.platform),
+        uid=getuid() if getuid is not None else None,
+        home=environ.get("HOME") or None,
+        xdg_runtime_dir=environ.get("XDG_RUNTIME_DIR") or None,
+        xdg_data_home=environ.get("XDG_DATA_HOME") or None,
+        environ=environ,
+    )
+
+
+def _quiet(out: TextIO) -> None:
+    """After a closed pipe (`dockspec ports | head`): `out`'s descriptor to /dev/null, for a quiet final flush."""
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError):
+        os.dup2(devnull, out.fileno())
+    except (OSError, ValueError, AttributeError):
         pass
-    sys.exit(status)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the `dockspec` script and `python -m dockspec`; returns the exit status."""
-    out, err = sys.stdout, sys.stderr
+def main(
+    argv: Sequence[str] | None = None,
+    env: Env | Mapping[str, str] | None = None,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+) -> int:
+    """Run one `dockspec` command; returns its exit status.
+
+    The console script and `python -m dockspec` call it with nothing: the
+    process's arguments, environment, stdout and stderr. `env` may be an Env
+    or a mapping of environment variables.
+    """
+    out = sys.stdout if out is None else out
+    err = sys.stderr if err is None else err
     try:
-        args = build_parser().parse_args(argv)
-        env = Env.from_os()
+        try:
+            args = build_parser(out, err).parse_args(argv)
+        except _Exit as done:
+            return done.status
+        if env is None:
+            env = Env.from_os()
+        elif not isinstance(env, Env):
+            env = _env_from(env)
         status: int = args.func(args, env, out, err)
         out.flush()
         return status
-    except CliError as exc:
-        return _fail(str(exc), exc.status, err, exc.hint)
-    except InvalidDockerHost as exc:
-        return _fail(str(_invalid_host(exc)), EXIT_NO_DAEMON, err)
-    except (DaemonNotFound, ContextError) as exc:
-        return _fail(_one_line(str(exc)), EXIT_NO_DAEMON, err, HINT)
-    except KeyboardInterrupt:
-        return EXIT_INTERRUPTED
     except BrokenPipeError:
-        _quiet_exit(1)
+        _quiet(out)
+        return EXIT_NOT_FOUND
+    except (Exception, KeyboardInterrupt) as exc:
+        status_of = _status_of(exc)
+        if status_of is None:
+            raise
+        if not isinstance(exc, KeyboardInterrupt):
+            print(_safe(f"dockspec: {_message(exc)}"), file=err)
+            if isinstance(exc, _HINTED):
+                print(HINT, file=err)
+        return status_of

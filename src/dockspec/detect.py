@@ -14,34 +14,38 @@ import time
 
 import attrs
 
-from dockspec._generated.models import DaemonProfile, Spec
-from dockspec._http import Response
+from dockspec._generated.models import Spec
 from dockspec._io.exchange import Unreachable, exchange
 from dockspec._io.transport import endpoint_present, same_target
 from dockspec.containers import parse_list
-from dockspec.endpoints import table_endpoints
-from dockspec.env import Env
-from dockspec.errors import DaemonNotFound, DockspecError, InvalidResponse
-from dockspec.hosts import endpoint_from_env
-from dockspec.lifecycle import (
+from dockspec.daemons import (
+    ListPlan,
     action_of,
     build_stop_target,
     engine_of,
     outcome_of,
     profile_for,
     validate_container_id,
-    version_key,
 )
+from dockspec.endpoints import table_endpoints
+from dockspec.env import Env
+from dockspec.errors import DaemonNotFound, DockspecError, InvalidResponse
+from dockspec.hosts import endpoint_from_env
 from dockspec.models import DEFAULT_LIMITS, ContainerInfo, ContainerPortMap, Endpoint, Limits, PortKey, StopOutcome
 
 __all__ = [
     "AWAIT_TIMEOUT",
     "DaemonReport",
+    "Detection",
     "DetectionHandle",
+    "StopReport",
     "await_detection",
+    "begin_detection",
     "detect_containers",
+    "detect_daemons",
     "merge_reports",
     "probe_endpoints",
+    "request_stop",
     "resolve_endpoints",
     "start_detection",
     "stop_container",
@@ -49,6 +53,12 @@ __all__ = [
 
 # nanodock's await bound: a port viewer refresh must not wait longer.
 AWAIT_TIMEOUT = 3.0
+
+# A list answer smaller than this is parsed with json.loads even when msgspec
+# is installed: json.loads parses it in less time than importing msgspec and
+# dockspec._fast takes (about 300 Docker containers break even); both
+# decoders give the same result.
+FAST_DECODE_FROM = 256 * 1024
 
 
 @attrs.frozen
@@ -78,10 +88,13 @@ def resolve_endpoints(env: Env, spec: Spec) -> tuple[list[Endpoint], bool]:
     when a named context or connection does not exist.
     """
     from dockspec._io.config_fs import FsConfigFiles
+
+    chosen = endpoint_from_env(env, spec)
+    if chosen is not None and not chosen.tls:
+        return [chosen], True  # no certificates to attach: dockspec.contexts is not even imported
     from dockspec.contexts import select, with_env_tls
 
     files = FsConfigFiles()
-    chosen = endpoint_from_env(env, spec)
     if chosen is not None:
         return [with_env_tls(chosen, env, spec, files)], True
     selection = select(env, spec, files)
@@ -90,62 +103,39 @@ def resolve_endpoints(env: Env, spec: Spec) -> tuple[list[Endpoint], bool]:
     return [*selection.recorded, *table_endpoints(env, spec)], False
 
 
-def _list_once(
-    endpoint: Endpoint, path: str, limits: Limits, deadline: float, spec: Spec
-) -> tuple[Response, DaemonProfile | None, str | None]:
-    response = exchange(endpoint, "GET", path, spec=spec, limits=limits, deadline=deadline)
-    profile, version = engine_of(response, spec)
-    return response, profile, version
-
-
 def probe(endpoint: Endpoint, spec: Spec, limits: Limits, deadline: float) -> DaemonReport:
-    """List the running containers at one endpoint; never raises DockspecError."""
+    """List the running containers at one endpoint, sending what the ListPlan asks; never raises DockspecError."""
     started = time.monotonic()
-    hint = profile_for(endpoint.engine, spec) if endpoint.engine else None
-    path = hint.list.path if hint is not None else profile_for(None, spec).list.path
-    shape = hint.list.shape if hint is not None else profile_for(None, spec).list.shape
-    engine = version = None
+    plan = ListPlan(spec, endpoint.engine)
     try:
-        response, profile, version = _list_once(endpoint, path, limits, deadline, spec)
-        if response.status == 404 and hint is not None and shape != profile_for(None, spec).list.shape:
-            # A docker daemon where the table expected podman: ask the compat list.
-            fallback = profile_for(None, spec).list
-            path, shape = fallback.path, fallback.shape
-            response, profile, version = _list_once(endpoint, path, limits, deadline, spec)
-        if (
-            profile is not None
-            and profile.list.shape != shape
-            and _compat_incomplete(profile.compat_list_complete_since, version)
-        ):
-            # e.g. Podman before 5.6 drops range ports from the compat list: ask libpod.
-            path, shape = profile.list.path, profile.list.shape
-            response, profile, version = _list_once(endpoint, path, limits, deadline, spec)
-        engine = profile.engine if profile is not None else None
+        while plan.request is not None:
+            plan.answer(exchange(endpoint, "GET", plan.request.path, spec=spec, limits=limits, deadline=deadline))
+        response = plan.response
+        assert response is not None  # the plan asks at least once
         if not 200 <= response.status < 300:
-            raise InvalidResponse(f"{endpoint.url}: GET {path} answered {response.status}")
-        parsed = parse_list(response.body, shape, spec=spec, limits=limits, daemon=endpoint.url)
+            raise InvalidResponse(f"{endpoint.url}: GET {plan.path} answered {response.status}")
+        decoder = "stdlib" if len(response.body) < FAST_DECODE_FROM else None
+        parsed = parse_list(response.body, plan.shape, spec=spec, limits=limits, daemon=endpoint.url, decoder=decoder)
     except Unreachable as exc:
         return DaemonReport(endpoint, elapsed=time.monotonic() - started, error=str(exc))
     except DockspecError as exc:
         return DaemonReport(
-            endpoint, engine=engine, version=version, elapsed=time.monotonic() - started, error=str(exc), reachable=True
+            endpoint,
+            engine=plan.engine,
+            version=plan.version,
+            elapsed=time.monotonic() - started,
+            error=str(exc),
+            reachable=True,
         )
     return DaemonReport(
         endpoint,
-        engine=engine,
-        version=version,
+        engine=plan.engine,
+        version=plan.version,
         elapsed=time.monotonic() - started,
         reachable=True,
         containers=parsed.containers,
         bindings=parsed.bindings,
     )
-
-
-def _compat_incomplete(complete_since: str | None, version: str | None) -> bool:
-    if complete_since is None:
-        return False
-    have = version_key(version)
-    return not have or have < version_key(complete_since)
 
 
 def _candidates(endpoints: list[Endpoint], explicit: bool) -> list[Endpoint]:
@@ -167,8 +157,11 @@ def _candidates(endpoints: list[Endpoint], explicit: bool) -> list[Endpoint]:
 class DetectionHandle:
     """Detection under way: one daemon thread per endpoint, results as they land."""
 
-    def __init__(self, endpoints: list[Endpoint], spec: Spec, limits: Limits, started: float) -> None:
+    def __init__(
+        self, endpoints: list[Endpoint], spec: Spec, limits: Limits, started: float, explicit: bool = False
+    ) -> None:
         self.endpoints = endpoints
+        self.explicit = explicit
         self.reports: list[DaemonReport | None] = [None] * len(endpoints)
         self._done = threading.Condition()
         self._pending = len(endpoints)
@@ -200,6 +193,10 @@ class DetectionHandle:
         with self._done:
             self._done.wait_for(lambda: self._pending == 0, timeout=max(timeout, 0.0))
             return [r for r in self.reports if r is not None]
+
+    def detection(self) -> Detection:
+        """The Detection, once every probe ended (each ends by the deadline; half a second's grace past it)."""
+        return Detection.of(self.wait(self._deadline + 0.5 - time.monotonic()), self.explicit)
 
 
 def probe_endpoints(
@@ -239,6 +236,77 @@ def merge_reports(reports: list[DaemonReport]) -> ContainerPortMap:
     return ContainerPortMap(merged)
 
 
+def _nothing_usable(attempts: list[tuple[Endpoint, bool, str | None]], explicit: bool) -> DockspecError:
+    """Why no daemon gave a usable answer, naming every endpoint and its error.
+
+    InvalidResponse when one answered (with something unusable), else DaemonNotFound.
+    """
+    answered = any(reachable for _, reachable, _ in attempts)
+    failed = "gave no usable answer" if answered else "did not answer"
+    if not attempts:
+        message = "no Docker or Podman socket found at any default path"
+    elif explicit:
+        endpoint, _, error = attempts[0]
+        message = f"the daemon named by {endpoint.origin} ({endpoint.url}) {failed}: {error}"
+    else:
+        message = f"no daemon {failed}: " + "; ".join(f"{e.url}: {error}" for e, _, error in attempts)
+    if answered:
+        return InvalidResponse(message)
+    return DaemonNotFound(message, tuple((e.url, error or "") for e, _, error in attempts))
+
+
+@attrs.frozen
+class Detection:
+    """Every endpoint's report and their merge: what detect_containers and the `dockspec` command use.
+
+    `port_map`, `containers` (by id) and `engines` (by daemon url) hold what
+    the endpoints that answered listed; an earlier endpoint wins a key that
+    several claim. `explicit`: an environment variable chose the endpoints.
+    """
+
+    reports: tuple[DaemonReport, ...]
+    explicit: bool
+    port_map: ContainerPortMap
+    containers: dict[str, ContainerInfo]
+    engines: dict[str, str]
+
+    @property
+    def ok(self) -> bool:
+        """Whether at least one endpoint answered with a usable list."""
+        return any(r.ok for r in self.reports)
+
+    def error(self) -> DockspecError:
+        """Why nothing usable came back (InvalidResponse or DaemonNotFound); meaningful when not `ok`."""
+        return _nothing_usable([(r.endpoint, r.reachable, r.error) for r in self.reports], self.explicit)
+
+    @classmethod
+    def of(cls, reports: list[DaemonReport], explicit: bool) -> Detection:
+        good = [r for r in reports if r.ok]
+        containers: dict[str, ContainerInfo] = {}
+        engines: dict[str, str] = {}
+        for report in good:
+            for info in report.containers:
+                containers.setdefault(info.id, info)
+            if report.engine:
+                engines.setdefault(report.endpoint.url, report.engine)
+        return cls(tuple(reports), explicit, merge_reports(good), containers, engines)
+
+
+def detect_daemons(
+    home: str | os.PathLike[str] | None = None,
+    *,
+    env: Env | None = None,
+    spec: Spec | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+) -> Detection:
+    """Probe every endpoint and merge what answered; never raises for a daemon's failure (see Detection.ok).
+
+    InvalidDockerHost or ContextError when the environment names an endpoint badly.
+    """
+    reports, explicit = probe_endpoints(home, env=env, spec=spec, limits=limits)
+    return Detection.of(reports, explicit)
+
+
 def detect_containers(
     home: str | os.PathLike[str] | None = None,
     *,
@@ -251,20 +319,31 @@ def detect_containers(
     Raises DaemonNotFound when no daemon answered, InvalidResponse when the
     daemons that answered all answered with something unusable.
     """
-    reports, explicit = probe_endpoints(home, env=env, spec=spec, limits=limits)
-    good = [r for r in reports if r.ok]
-    if good:
-        return merge_reports(good)
-    answered = [r for r in reports if r.reachable]
-    if answered:
-        raise InvalidResponse("; ".join(r.error or "" for r in answered))
-    attempts = tuple((r.endpoint.url, r.error or "") for r in reports)
-    if explicit:
-        first = reports[0]
-        raise DaemonNotFound(f"the daemon named by {first.endpoint.origin} did not answer: {first.error}", attempts)
-    if not reports:
-        raise DaemonNotFound("no daemon socket found at any default endpoint", attempts)
-    raise DaemonNotFound("no daemon answered: " + "; ".join(r.error or "" for r in reports), attempts)
+    detection = detect_daemons(home, env=env, spec=spec, limits=limits)
+    if not detection.ok:
+        raise detection.error()
+    return detection.port_map
+
+
+def begin_detection(
+    home: str | os.PathLike[str] | None = None,
+    *,
+    env: Env | None = None,
+    spec: Spec | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+) -> DetectionHandle:
+    """Start probing every endpoint in the background and return at once; `.detection()` waits for the result.
+
+    Unlike start_detection, endpoints the environment names badly raise here
+    (InvalidDockerHost, ContextError).
+    """
+    from dockspec.spec import builtin_spec
+
+    started = time.monotonic()
+    spec = spec or builtin_spec()
+    env = env or Env.from_os(home)
+    endpoints, explicit = resolve_endpoints(env, spec)
+    return DetectionHandle(_candidates(endpoints, explicit), spec, limits, started, explicit).start()
 
 
 def start_detection(
@@ -278,13 +357,10 @@ def start_detection(
     from dockspec.spec import builtin_spec
 
     started = time.monotonic()
-    spec = spec or builtin_spec()
     try:
-        env = env or Env.from_os(home)
-        endpoints, explicit = resolve_endpoints(env, spec)
+        return begin_detection(home, env=env, spec=spec, limits=limits)
     except DockspecError:
-        endpoints, explicit = [], True
-    return DetectionHandle(_candidates(endpoints, explicit), spec, limits, started).start()
+        return DetectionHandle([], spec or builtin_spec(), limits, started, explicit=True).start()
 
 
 def await_detection(handle: DetectionHandle, timeout: float = AWAIT_TIMEOUT) -> ContainerPortMap:
@@ -293,6 +369,78 @@ def await_detection(handle: DetectionHandle, timeout: float = AWAIT_TIMEOUT) -> 
         return merge_reports([r for r in handle.wait(min(timeout, AWAIT_TIMEOUT)) if r.ok])
     except Exception:
         return ContainerPortMap()
+
+
+@attrs.frozen
+class StopReport:
+    """What stopping asked and got: the outcome, and whether any daemon sent a usable answer.
+
+    `attempts` holds (endpoint, reachable, error or None) per endpoint asked,
+    in order. FAILED with no usable answer means no daemon could be asked
+    (`error()` says why), not that one refused.
+    """
+
+    outcome: StopOutcome
+    answered: bool
+    explicit: bool
+    attempts: tuple[tuple[Endpoint, bool, str | None], ...] = ()
+
+    def error(self) -> DockspecError:
+        """Why no daemon gave a usable answer (InvalidResponse or DaemonNotFound); meaningful when not `answered`."""
+        return _nothing_usable(list(self.attempts), self.explicit)
+
+
+def request_stop(
+    container_id: str,
+    force: bool = False,
+    home: str | os.PathLike[str] | None = None,
+    *,
+    timeout: int = 10,
+    env: Env | None = None,
+    spec: Spec | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+) -> StopReport:
+    """Stop (SIGTERM, then SIGKILL after `timeout` s) or, with `force`, kill a container; the whole report.
+
+    The id is checked before any I/O (InvalidContainerId). Daemons are asked
+    in endpoint order; a NOT_FOUND falls through to the next. The outcome is
+    NOT_FOUND only when every daemon that answered said so, FAILED when one
+    could not be asked properly or refused, or when none answered.
+    """
+    from dockspec.spec import builtin_spec
+
+    validate_container_id(container_id)
+    if timeout < 0:
+        raise ValueError(f"stop timeout must be 0 or more seconds, not {timeout}")
+    spec = spec or builtin_spec()
+    env = env or Env.from_os(home)
+    endpoints, explicit = resolve_endpoints(env, spec)
+    action = action_of(force)
+    attempts: list[tuple[Endpoint, bool, str | None]] = []
+    saw_not_found = saw_trouble = False
+    for endpoint in _candidates(endpoints, explicit):
+        hint = profile_for(endpoint.engine, spec)
+        target = build_stop_target(hint, container_id, force, timeout)
+        deadline = time.monotonic() + limits.deadline + (0 if force else timeout)
+        try:
+            response = exchange(endpoint, "POST", target, spec=spec, limits=limits, deadline=deadline)
+        except Unreachable as exc:
+            attempts.append((endpoint, False, str(exc)))
+            continue
+        except DockspecError as exc:
+            attempts.append((endpoint, True, str(exc)))
+            saw_trouble = True
+            continue
+        attempts.append((endpoint, True, None))
+        profile, version = engine_of(response, spec)
+        outcome = outcome_of(profile or hint, version, action, response)
+        if outcome is StopOutcome.NOT_FOUND:
+            saw_not_found = True
+            continue
+        return StopReport(outcome, True, explicit, tuple(attempts))
+    answered = any(error is None for _, _, error in attempts)
+    outcome = StopOutcome.NOT_FOUND if saw_not_found and not saw_trouble else StopOutcome.FAILED
+    return StopReport(outcome, answered, explicit, tuple(attempts))
 
 
 def stop_container(
@@ -305,40 +453,5 @@ def stop_container(
     spec: Spec | None = None,
     limits: Limits = DEFAULT_LIMITS,
 ) -> StopOutcome:
-    """Stop (SIGTERM, then SIGKILL after `timeout` s) or, with `force`, kill a container.
-
-    The id is checked before any I/O (InvalidContainerId). Daemons are asked
-    in endpoint order; a NOT_FOUND falls through to the next. The result is
-    NOT_FOUND only when every daemon that answered said so, FAILED when one
-    could not be asked properly or refused.
-    """
-    from dockspec.spec import builtin_spec
-
-    validate_container_id(container_id)
-    if timeout < 0:
-        raise ValueError(f"stop timeout must be 0 or more seconds, not {timeout}")
-    spec = spec or builtin_spec()
-    env = env or Env.from_os(home)
-    endpoints, explicit = resolve_endpoints(env, spec)
-    action = action_of(force)
-    saw_not_found = saw_trouble = False
-    for endpoint in _candidates(endpoints, explicit):
-        hint = profile_for(endpoint.engine, spec)
-        target = build_stop_target(hint, container_id, force, timeout)
-        deadline = time.monotonic() + limits.deadline + (0 if force else timeout)
-        try:
-            response = exchange(endpoint, "POST", target, spec=spec, limits=limits, deadline=deadline)
-        except Unreachable:
-            continue
-        except DockspecError:
-            saw_trouble = True
-            continue
-        profile, version = engine_of(response, spec)
-        outcome = outcome_of(profile or hint, version, action, response)
-        if outcome is StopOutcome.NOT_FOUND:
-            saw_not_found = True
-            continue
-        return outcome
-    if saw_not_found and not saw_trouble:
-        return StopOutcome.NOT_FOUND
-    return StopOutcome.FAILED
+    """request_stop's outcome: STOPPED, ALREADY_STOPPED, NOT_FOUND (every daemon that answered said so) or FAILED."""
+    return request_stop(container_id, force, home, timeout=timeout, env=env, spec=spec, limits=limits).outcome

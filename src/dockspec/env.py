@@ -47,12 +47,10 @@ class Env:
         """Snapshot this process's environment; `home` overrides the home directory."""
         environ = dict(os.environ)
         if home is None:
-            from pathlib import Path  # here, not at import: pathlib costs a millisecond and only this reads it
-
-            try:
-                home_text: str | None = str(Path.home())
-            except (RuntimeError, KeyError):
-                home_text = None
+            # What pathlib.Path.home() does, without importing pathlib (urllib.parse, fnmatch, ...):
+            # $HOME, else the password database; "~" back means neither knows.
+            expanded = os.path.expanduser("~")
+            home_text: str | None = None if expanded == "~" else expanded
         else:
             home_text = os.fspath(home)
         getuid = getattr(os, "getuid", None)

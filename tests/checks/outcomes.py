@@ -6,7 +6,7 @@ from typing import Any
 
 from dockspec import StopOutcome
 from dockspec._http import Response
-from dockspec.lifecycle import outcome_of, profile_for
+from dockspec.daemons import outcome_of, profile_for
 from dockspec.spec import builtin_spec
 
 

@@ -1,4 +1,7 @@
-"""The installed `dockspec` script against the real Docker, rootful and rootless Podman.
+"""The `dockspec` command against the real Docker, rootful and rootless Podman.
+
+Commands run in this process through `cli.main`; `endpoints` also runs as
+the installed console script, a subprocess.
 
 Expected values come from what scripts/daemons.sh started
 (/run/dockspec-daemons/containers.json), never from dockspec's rules. Run as
@@ -8,6 +11,7 @@ table entry `{xdg_runtime_dir}/podman/podman.sock` finds its daemon.
 
 from __future__ import annotations
 
+import io
 import ipaddress
 import json
 import os
@@ -16,8 +20,10 @@ import subprocess
 import sys
 from typing import Any
 
+import attrs
 import pytest
 
+from dockspec.cli import main
 from tests.integration.conftest import Daemons
 
 pytestmark = pytest.mark.live
@@ -25,17 +31,35 @@ pytestmark = pytest.mark.live
 DOCKSPEC = shutil.which("dockspec", path=os.path.dirname(sys.executable))
 
 
-def run(daemons: Daemons, *args: str) -> subprocess.CompletedProcess[str]:
+@attrs.frozen
+class Result:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def environ(daemons: Daemons) -> dict[str, str]:
     if hasattr(os, "geteuid") and os.geteuid() != 0:
         pytest.skip("the live CLI tests run as root (every daemon's helper processes must be visible)")
-    assert DOCKSPEC is not None, "the dockspec console script is not installed next to this python"
     env = {k: v for k, v in os.environ.items() if k not in ("DOCKER_HOST", "CONTAINER_HOST")}
     env["XDG_RUNTIME_DIR"] = daemons.env["DOCKSPEC_ROOTLESS_XDG_RUNTIME_DIR"]
+    return env
+
+
+def run(daemons: Daemons, *args: str) -> Result:
+    out, err = io.StringIO(), io.StringIO()
+    status = main(list(args), environ(daemons), out, err)
+    return Result(status, out.getvalue(), err.getvalue())
+
+
+def run_script(daemons: Daemons, *args: str) -> subprocess.CompletedProcess[str]:
+    assert DOCKSPEC is not None, "the dockspec console script is not installed next to this python"
+    env = environ(daemons)
     return subprocess.run([DOCKSPEC, *args], capture_output=True, text=True, env=env, timeout=120, check=False)
 
 
-def run_json(daemons: Daemons, *args: str) -> tuple[int, list[dict[str, Any]]]:
-    result = run(daemons, *args, "--json")
+def run_json(daemons: Daemons, *args: str, script: bool = False) -> tuple[int, list[dict[str, Any]]]:
+    result = (run_script if script else run)(daemons, *args, "--json")
     assert "Traceback" not in result.stderr, result.stderr
     data = json.loads(result.stdout)
     assert isinstance(data, list)
@@ -117,7 +141,7 @@ def test_ps_lists_every_running_container_with_its_daemon(daemons: Daemons) -> N
 
 
 def test_endpoints_finds_all_three_daemons(daemons: Daemons) -> None:
-    status, rows = run_json(daemons, "endpoints")
+    status, rows = run_json(daemons, "endpoints", script=True)
     assert 0 == status
     ok = {r["address"]: r["engine"] for r in rows if r["ok"]}
     assert {
