@@ -137,7 +137,12 @@ start_docker() {
 # Podman is left, so that a live Podman is never touched.
 forget_dead_podman() {
   [ -e /run/libpod/alive ] || return 0
-  if pgrep -u 0 -x conmon >/dev/null || pgrep -u 0 -f '^podman system service' >/dev/null; then return 0; fi
+  # Only processes in the host's root count: scripts/engines.sh runs a
+  # Podman 5 (its conmons, its service) chrooted beside this one.
+  local p
+  for p in $(pgrep -u 0 -x conmon; pgrep -u 0 -f '^podman system service'); do
+    [ "$(readlink "/proc/$p/root" 2>/dev/null)" = / ] && return 0
+  done
   log "rootful podman: no process of an earlier run is alive; resetting its runtime state (/run/libpod/alive)"
   rm -f /run/libpod/alive
 }

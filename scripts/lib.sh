@@ -66,11 +66,21 @@ stop_pid() {
 }
 
 # start_bg PIDFILE LOG CMD... : start CMD detached (own session, stdin
-# /dev/null), its pid to PIDFILE. setsid, nohup, setpriv, env, chroot all
-# exec, so the pid is the daemon's own.
+# /dev/null, no descriptor above 2), its pid to PIDFILE. setsid, nohup,
+# setpriv, env, chroot all exec, so the pid is the daemon's own.
+# Descriptors are closed because `flock LOCK cmd` hands its lock's descriptor
+# down: a daemon started under the shared live-test lock would otherwise hold
+# that lock for as long as it runs (seen: every waiter blocked for 17 min).
 start_bg() {
   local f=$1 logf=$2; shift 2
-  ( cd / && exec setsid nohup "$@" </dev/null >>"$logf" 2>&1 ) &
+  (
+    cd /
+    for fd in /proc/$BASHPID/fd/*; do
+      fd=${fd##*/}
+      [ "$fd" -gt 2 ] && eval "exec $fd>&-"
+    done
+    exec setsid nohup "$@" </dev/null >>"$logf" 2>&1
+  ) &
   echo $! >"$f"
   log "started $(basename "$f" .pid) (pid $!), log $logf"
 }
