@@ -376,6 +376,23 @@ ensure_images() {
   done
 }
 
+# $STATE/bin/{docker,podman,podman-rootless}: each engine's own CLI (forky's,
+# inside ROOT), for tests and people: `/run/dockspec-engines/bin/podman-rootless ps`.
+write_clis() {
+  local d q
+  mkdir -p "$STATE/bin"
+  for d in "${DAEMONS[@]}"; do
+    case $d in
+      docker) q=$(printf '%q ' chroot "$ROOT" docker -H "unix://$DOCKER_SOCK") ;;
+      podman) q=$(printf '%q ' chroot "$ROOT" env PODMAN_IGNORE_CGROUPSV1_WARNING=1 podman) ;;
+      podman-rootless) rl_argv podman; unset 'RL_ARGV[${#RL_ARGV[@]}-1]'; q="$(printf '%q ' "${RL_ARGV[@]}") podman" ;;
+    esac
+    printf '#!/bin/bash\n# Written by scripts/engines.sh up: the CLI of the forky bed'"'"'s %s, run as its user runs it.\ncd / && exec %s "$@"\n' \
+      "$d" "$q" >"$STATE/bin/$d"
+    chmod 755 "$STATE/bin/$d"
+  done
+}
+
 write_env() {
   local dv pv rv
   dv=$(curl -sf -m 5 --unix-socket "$DOCKER_SOCK" http://d/version | sed -n 's/.*"Version":"\([^"]*\)".*/\1/p' | head -1)
@@ -402,6 +419,9 @@ DOCKSPEC_ROOTLESS_SOCK=$RL_SOCK
 DOCKSPEC_ROOTLESS_PID=$(cat "$STATE/podman-rootless.pid")
 DOCKSPEC_ROOTLESS_VERSION=$rv
 DOCKSPEC_CONTAINERS_JSON=$STATE/containers.json
+DOCKSPEC_DOCKER_CLI=$STATE/bin/docker
+DOCKSPEC_PODMAN_CLI=$STATE/bin/podman
+DOCKSPEC_ROOTLESS_CLI=$STATE/bin/podman-rootless
 EOF
   mv "$STATE/env.tmp" "$STATE/env"
 }
@@ -434,6 +454,7 @@ cmd_up() {
   ensure_images
   ensure_containers
   write_containers_json
+  write_clis
   write_env
   log "up done in $((SECONDS - t0))s; env: $STATE/env, containers: $STATE/containers.json"
 }
@@ -453,6 +474,7 @@ cmd_down() {
   fi
   if ip link show "$BRIDGE" >/dev/null 2>&1; then ip link del "$BRIDGE"; fi
   rm -f "$STATE/env" "$STATE/containers.json" "$STATE/refused.json" "$DOCKER_SOCK" "$PODMAN_SOCK"
+  [ -e "$STATE/bin" ] && safe_rm_rf "$STATE/bin"
   log "down done (ROOT in $CACHE, images in $DATA and the $RL_USER user are kept)"
 }
 
