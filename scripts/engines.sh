@@ -290,8 +290,8 @@ leftovers() {
 
 # Stop what is left of our processes, by pid: TERM, then KILL after 10 s.
 reap_leftovers() {
-  local pids i
-  mapfile -t pids < <(leftovers | sort -un)
+  local pids i p
+  mapfile -t pids < <(leftovers | sort -un | while read -r p; do alive "$p" && echo "$p"; done)
   [ ${#pids[@]} -eq 0 ] && return 0
   log "stopping leftover processes of the bed: $(ps -o pid=,comm= -p "$(IFS=,; echo "${pids[*]}")" | tr -s ' ' | tr '\n' ',')"
   kill -TERM "${pids[@]}" 2>/dev/null || true
