@@ -10,6 +10,7 @@
 #   eng DAEMON ARGS...   the daemon's own CLI
 #   sock_of DAEMON       its API socket
 
+# shellcheck disable=SC2034  # used by the scripts that source this one
 STD_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 CONTAINERS_TXT=$LIB_DIR/containers.txt
@@ -75,7 +76,7 @@ start_bg() {
   local f=$1 logf=$2; shift 2
   (
     cd /
-    for fd in /proc/$BASHPID/fd/*; do
+    for fd in "/proc/$BASHPID/fd/"*; do
       fd=${fd##*/}
       [ "$fd" -gt 2 ] && eval "exec $fd>&-"
     done
