@@ -143,8 +143,18 @@ forget_dead_podman() {
   for p in $(pgrep -u 0 -x conmon; pgrep -u 0 -f '^podman system service'); do
     [ "$(readlink "/proc/$p/root" 2>/dev/null)" = / ] && return 0
   done
-  log "rootful podman: no process of an earlier run is alive; resetting its runtime state (/run/libpod/alive)"
+  log "rootful podman: no process of an earlier run is alive; resetting its runtime state (/run/libpod/alive, netavark's iptables chains)"
   rm -f /run/libpod/alive
+  # A killed Podman never tore down its containers' port forwarding: the DNAT
+  # rules to the dead containers' addresses stay first in netavark's chains,
+  # and the restarted container's port does not answer (seen: 28080, after a
+  # kill -9 of the bed). A reboot would have emptied them; flush them too.
+  local t c
+  for t in nat filter; do
+    for c in $(iptables -t "$t" -S 2>/dev/null | awk '$1 == "-N" && $2 ~ /^NETAVARK/ {print $2}'); do
+      iptables -t "$t" -F "$c"
+    done
+  done
 }
 
 forget_dead_podman_rootless() {

@@ -444,6 +444,13 @@ cmd_up() {
     # state in them), so every daemon starts on a fresh /run.
     stop_processes
     umount_bed
+    # Podman 5's netavark keeps its port forwarding in the host's nftables
+    # (table inet netavark): a killed bed leaves the DNAT rules to its dead
+    # containers' addresses first in line. A reboot would have emptied it.
+    if [ -x "$ROOT/usr/sbin/nft" ] && in_root nft list table inet netavark >/dev/null 2>&1; then
+      log "deleting the nftables table inet netavark (Podman 5's, no process of it is left)"
+      in_root nft delete table inet netavark
+    fi
     ensure_root
     configure_root
     mount_bed
