@@ -263,6 +263,14 @@ ensure_container() {  # DAEMON DEF
     IFS=';' read -r ip off cnt cport proto <<<"$p"
     args+=(--network host -e "PORT=$((base + off))")
   else
+    if [ -n "$net" ]; then
+      # A network of the daemon's own, made here when missing.
+      eng "$d" network inspect "$net" >/dev/null 2>&1 || {
+        log "$d: network create $net"
+        eng "$d" network create "$net" >/dev/null
+      }
+      args+=(--network "$net")
+    fi
     for p in $pubs; do args+=(-p "$(pub_arg "$d" "$p")"); done
   fi
   local verb=(run -d) out rc=0
@@ -325,7 +333,7 @@ write_containers_json() {
           for l in "${lab[@]}"; do lj+=("$(json_str "${l%%=*}"): $(json_str "${l#*=}")"); done
           printf '   "labels": {%s},\n' "$(IFS=,; echo "${lj[*]}" | sed 's/,/, /g')"
         fi
-        [ "$net" = host ] && printf '   "network": "host",\n'
+        [ -n "$net" ] && printf '   "network": "%s",\n' "$net"
         local pa=() pj=() ip off cnt cport proto i base ipj
         base=$(base_of "$d")
         for p in $pubs; do
