@@ -234,6 +234,9 @@ up() {
 }
 
 down() {
+  # Checked first: the unmount loop below takes every mount under these.
+  check_dockspec_path "$STATE"
+  check_dockspec_path "$DATA"
   if our_pid "$STATE/dockerd.pid" "$STATE/docker-exec" >/dev/null; then
     docker -H "unix://$TLS_SOCK" rm -f dst-tls >/dev/null 2>&1 || true
   fi

@@ -506,6 +506,9 @@ cmd_status() {
   return $ok
 }
 
+# Every mount under these is ours to unmount, and ROOT ours to delete.
+for _p in "$STATE" "$DATA" "$CACHE"; do check_dockspec_path "$_p"; done
+
 case ${1:-} in
   up) cmd_up ;;
   down) cmd_down ;;

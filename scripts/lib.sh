@@ -163,19 +163,29 @@ open_tun() {
 # (a bind mount of / or /dev under it would be emptied through it).
 REMOVABLE_RE='^/(run|tmp|var/lib|var/cache)/dockspec-[^/]+(/.+)?$'
 
-check_removable() {
+# check_dockspec_path PATH: die unless PATH is one of ours by its name alone
+# (also before unmounting what is under it: a DOCKSPEC_*_DIR of "" or "/"
+# would otherwise take every mount of the host with it).
+check_dockspec_path() {
   local p=$1 r
   case $p in
-    '' | /) die "refusing to remove '$p'" ;;
+    '' | /) die "refusing '$p'" ;;
     /*) ;;
-    *) die "refusing to remove '$p': not an absolute path" ;;
+    *) die "refusing '$p': not an absolute path" ;;
   esac
   case "$p/" in
-    *//* | */./* | */../*) die "refusing to remove '$p': not a normalized path" ;;
+    *//* | */./* | */../*) die "refusing '$p': not a normalized path" ;;
   esac
-  r=$(realpath -m -- "$p") || die "refusing to remove '$p': realpath failed"
-  [[ $p =~ $REMOVABLE_RE ]] || die "refusing to remove '$p': outside /run, /tmp, /var/lib, /var/cache's dockspec-* directories"
-  [[ $r =~ $REMOVABLE_RE ]] || die "refusing to remove '$p': it resolves to '$r', outside the dockspec-* directories"
+  r=$(realpath -m -- "$p") || die "refusing '$p': realpath failed"
+  [[ $p =~ $REMOVABLE_RE ]] || die "refusing '$p': outside /run, /tmp, /var/lib, /var/cache's dockspec-* directories"
+  [[ $r =~ $REMOVABLE_RE ]] || die "refusing '$p': it resolves to '$r', outside the dockspec-* directories"
+}
+
+# check_removable PATH: check_dockspec_path, and no file system mounted inside.
+check_removable() {
+  local p=$1 r
+  check_dockspec_path "$p"
+  r=$(realpath -m -- "$p")
   if findmnt -rn -o TARGET | awk -v p="$r" 'index($0, p "/") == 1 || $0 == p {found = 1} END {exit !found}'; then
     die "refusing to remove '$p': a file system is mounted inside it"
   fi
