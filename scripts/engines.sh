@@ -5,7 +5,7 @@
 # scripts/daemons.sh, in the host's network and pid namespaces:
 #
 #   - Docker 28 (chroot), its own bridge br-d28, no iptables, vfs;
-#   - rootful Podman 5 (chroot), runc, cgroupfs, default subnet 10.99.0.0/16;
+#   - rootful Podman 5 (chroot), runc, cgroupfs, its own bridge podman5 (10.99.0.0/16);
 #   - rootless Podman 5 for the user dsengines (unshare --mount + pivot_root:
 #     the kernel refuses user namespaces to a chrooted process), pasta.
 #
@@ -14,7 +14,8 @@
 #   scripts/engines.sh down     remove our containers, stop what we started, unmount ROOT
 #
 # The container set is scripts/containers.txt (bed `forky`), the same as
-# daemons.sh's plus a host-network container on Docker and rootful Podman.
+# daemons.sh's plus a host-network container on Docker and rootful Podman and
+# a rootless one on a network of its own (rootlessport, not pasta, holds its port).
 # Writes $STATE/env and $STATE/containers.json in daemons.sh's format.
 # Debian 12, as root, no systemd. Facts and notes: scripts/README-engines.md.
 set -euo pipefail
