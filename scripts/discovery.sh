@@ -27,6 +27,9 @@ STATE=${DOCKSPEC_DISCOVERY_DIR:-/run/dockspec-discovery}
 DATA=${DOCKSPEC_DISCOVERY_DATA:-/var/lib/dockspec-discovery}
 DAEMONS_STATE=${DOCKSPEC_STATE_DIR:-/run/dockspec-daemons}
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+LOG_TAG=discovery.sh
+# shellcheck source=scripts/lib.sh
+. "$HERE/lib.sh"
 TLS_PORT=${DOCKSPEC_TLS_PORT:-23761}
 SSH_PORT=${DOCKSPEC_SSH_PORT:-22220}
 SSH_ALIAS=dockspec-sshd
@@ -34,7 +37,6 @@ SSH_SNIPPET=/etc/ssh/ssh_config.d/dockspec-discovery.conf
 BRIDGE=dsdisc0
 BRIDGE_ADDR=${DOCKSPEC_DISCOVERY_BRIDGE_ADDR:-10.213.213.1/24}
 PING_TIMEOUT=${DOCKSPEC_PING_TIMEOUT:-60}
-STD_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 
 export PATH=$STD_PATH${PATH:+:$PATH}
 export DEBIAN_FRONTEND=noninteractive
@@ -44,22 +46,7 @@ TLS_SOCK=$STATE/docker.sock
 TLS_DIR=$STATE/tls
 SSH_DIR=$STATE/ssh
 
-log() { printf '[discovery.sh %s] %s\n' "$(date +%T)" "$*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
-
-alive() { [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null && [ "$(ps -o stat= -p "$1" 2>/dev/null | cut -c1)" != Z ]; }
-
-# pid recorded in FILE, if that process is alive and its command line contains PATTERN.
-our_pid() {
-  local f=$1 pat=$2 pid
-  [ -s "$f" ] || return 1
-  pid=$(tr -dc 0-9 <"$f")
-  alive "$pid" || return 1
-  tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q -- "$pat" || return 1
-  echo "$pid"
-}
-
-ping_tls_sock() { curl -sf -m 3 --unix-socket "$TLS_SOCK" http://d/_ping >/dev/null 2>&1; }
+ping_tls_sock() { ping_sock "$TLS_SOCK"; }
 ping_tls_tcp() {
   curl -sf -m 3 --cacert "$TLS_DIR/client/ca.pem" --cert "$TLS_DIR/client/cert.pem" --key "$TLS_DIR/client/key.pem" \
     "https://127.0.0.1:$TLS_PORT/_ping" >/dev/null 2>&1
@@ -68,30 +55,13 @@ ping_ssh() {
   timeout 10 ssh -o BatchMode=yes -T "$SSH_ALIAS" -- true >/dev/null 2>&1
 }
 
-install_packages() {
-  local missing=() p
-  for p in openssh-server openssh-client openssl curl; do
-    [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)" = "install ok installed" ] || missing+=("$p")
-  done
-  [ ${#missing[@]} -eq 0 ] && return
-  log "installing: ${missing[*]}"
-  # Keep openssh-server's maintainer script from starting the system sshd.
-  local made_policy=0 rc=0
-  if [ ! -e /usr/sbin/policy-rc.d ]; then
-    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
-    chmod 755 /usr/sbin/policy-rc.d
-    made_policy=1
-  fi
-  { apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; } || rc=$?
-  [ $made_policy = 1 ] && rm -f /usr/sbin/policy-rc.d
-  [ $rc = 0 ] || die "apt-get failed ($rc)"
-}
+install_packages() { install_missing openssh-server openssh-client openssl curl; }
 
 # ---------------------------------------------------------------- certificates
 make_certs() {
   [ -s "$TLS_DIR/client/key.pem" ] && [ -s "$TLS_DIR/wrong-ca/ca.pem" ] && return
   log "making certificates in $TLS_DIR"
-  rm -rf "$TLS_DIR"
+  safe_rm_rf "$TLS_DIR"
   mkdir -p "$TLS_DIR"/{server,client,client-nocert,wrong-ca}
   chmod 700 "$TLS_DIR"
   local d=$TLS_DIR
@@ -134,20 +104,13 @@ start_tls_dockerd() {
     touch "$STATE/bridge.ours"
   fi
   log "starting the TLS dockerd on tcp://127.0.0.1:$TLS_PORT (and unix://$TLS_SOCK)"
-  setsid nohup dockerd \
+  start_bg "$STATE/dockerd.pid" "$STATE/dockerd.log" dockerd \
     --config-file "$STATE/daemon.json" \
     --data-root "$DATA/docker" --exec-root "$STATE/docker-exec" --pidfile "$STATE/dockerd.daemon.pid" \
     -H "unix://$TLS_SOCK" -H "tcp://127.0.0.1:$TLS_PORT" \
     --tlsverify --tlscacert "$TLS_DIR/server/ca.pem" --tlscert "$TLS_DIR/server/cert.pem" --tlskey "$TLS_DIR/server/key.pem" \
-    --bridge="$BRIDGE" --iptables=false --ip6tables=false --ip-forward=false --ip-masq=false --storage-driver vfs \
-    </dev/null >"$STATE/dockerd.log" 2>&1 &
-  echo $! >"$STATE/dockerd.pid"
-  local waited=0
-  until ping_tls_sock; do
-    alive "$(cat "$STATE/dockerd.pid")" || { tail -n 40 "$STATE/dockerd.log" >&2; die "the TLS dockerd exited"; }
-    [ $waited -ge $((PING_TIMEOUT * 2)) ] && { tail -n 40 "$STATE/dockerd.log" >&2; die "the TLS dockerd did not answer"; }
-    sleep 0.5; waited=$((waited + 1))
-  done
+    --bridge="$BRIDGE" --iptables=false --ip6tables=false --ip-forward=false --ip-masq=false --storage-driver vfs
+  wait_ping "the TLS dockerd" "$STATE/dockerd.pid" "$STATE/dockerd.log" --unix-socket "$TLS_SOCK" http://d/_ping
   ping_tls_tcp || { tail -n 40 "$STATE/dockerd.log" >&2; die "the TLS dockerd does not answer TLS on $TLS_PORT"; }
 }
 
@@ -270,20 +233,10 @@ up() {
   log "up: TLS dockerd pid $(cat "$STATE/dockerd.pid"), sshd pid $(tr -dc 0-9 <"$STATE/sshd.pid"); env in $STATE/env"
 }
 
-stop_pid() {  # NAME PIDFILE PATTERN
-  local pid i
-  pid=$(our_pid "$2" "$3") || { log "$1: not running (nothing of ours to stop)"; return 0; }
-  log "stopping $1 (pid $pid)"
-  kill -TERM "$pid" 2>/dev/null || true
-  for i in $(seq 1 60); do
-    alive "$pid" || return 0
-    sleep 0.5
-  done
-  log "$1 (pid $pid) ignored SIGTERM for 30 s: SIGKILL"
-  kill -KILL "$pid" 2>/dev/null || true
-}
-
 down() {
+  # Checked first: the unmount loop below takes every mount under these.
+  check_dockspec_path "$STATE"
+  check_dockspec_path "$DATA"
   if our_pid "$STATE/dockerd.pid" "$STATE/docker-exec" >/dev/null; then
     docker -H "unix://$TLS_SOCK" rm -f dst-tls >/dev/null 2>&1 || true
   fi
@@ -299,7 +252,7 @@ down() {
   for m in $(findmnt -rn -o TARGET | grep -E "^($STATE|$DATA)/" | sort -r); do
     umount -l "$m" 2>/dev/null || log "could not unmount $m"
   done
-  rm -rf --one-file-system "$STATE" "$DATA"
+  safe_rm_rf "$STATE" "$DATA"
   log "down"
 }
 
