@@ -273,7 +273,7 @@ def workspace(sources: dict[str, str | None]) -> Iterator[tuple[Path, Path, str]
         if make_inputs.main(["--out", str(inputs), "--check"]) != 0:
             raise SystemExit("benches/make_inputs.py no longer makes the inputs its digests name")
         socket_path = str(WORK / "daemon.sock")
-        with start(socket_path, make_inputs.body("docker", 100), inputs / "docker-100.json"):
+        with start(socket_path, make_inputs.body("docker", 100), inputs / "docker-100.json", eager=True):
             yield python, inputs, socket_path
 
 

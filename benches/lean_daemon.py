@@ -106,8 +106,15 @@ def _keep_alive(conn: socket.socket, buffer: bytes, routes: dict[str, bytes]) ->
                 return
 
 
-def serve(path: str, body: bytes, docker_py: bool = False) -> None:
-    """Answer every connection on `path`, forever (see the module's docstring)."""
+def serve(path: str, body: bytes, docker_py: bool = False, eager: bool = False) -> None:
+    """Answer every connection on `path`, forever (see the module's docstring).
+
+    `eager` (the instruction-count gate's mode) writes the answer as soon as a
+    connection is accepted, then reads the request head: the whole answer is
+    then in the socket before the client, slowed down by callgrind, reads it,
+    so how many reads a detection takes does not depend on how the two
+    processes were scheduled.
+    """
     answer = _answer(body)
     routes = docker_py_routes(body) if docker_py else None
     with contextlib.suppress(FileNotFoundError):
@@ -117,6 +124,12 @@ def serve(path: str, body: bytes, docker_py: bool = False) -> None:
     server.listen(128)
     while True:
         conn, _ = server.accept()
+        if eager:
+            with conn, contextlib.suppress(OSError):
+                conn.sendall(answer)
+                while b"\r\n\r\n" not in (head := conn.recv(4096)) and head:
+                    pass
+            continue
         head = b""
         while b"\r\n\r\n" not in head:
             data = conn.recv(4096)
@@ -135,7 +148,8 @@ def serve(path: str, body: bytes, docker_py: bool = False) -> None:
 
 @contextlib.contextmanager
 def start(
-    path: str | Path, body: bytes, body_file: str | Path | None = None, docker_py: bool = False
+    path: str | Path, body: bytes, body_file: str | Path | None = None, docker_py: bool = False,
+    eager: bool = False,
 ) -> Iterator[str]:
     """Run a lean daemon in a child process for the duration; yields its DOCKER_HOST URL."""
     path = str(path)
@@ -144,7 +158,8 @@ def start(
         Path(body_file).write_bytes(body)
     with contextlib.suppress(FileNotFoundError):
         os.unlink(path)
-    child = subprocess.Popen([sys.executable, __file__, path, str(body_file), *(["--docker-py"] if docker_py else [])])
+    flags = [*(["--docker-py"] if docker_py else []), *(["--eager"] if eager else [])]
+    child = subprocess.Popen([sys.executable, __file__, path, str(body_file), *flags])
     try:
         deadline = time.monotonic() + 10
         while not os.path.exists(path):
@@ -183,4 +198,5 @@ def raw_list(path: str, target: str = "/containers/json") -> object:
 
 
 if __name__ == "__main__":
-    serve(sys.argv[1], Path(sys.argv[2]).read_bytes(), docker_py="--docker-py" in sys.argv[3:])
+    serve(sys.argv[1], Path(sys.argv[2]).read_bytes(), docker_py="--docker-py" in sys.argv[3:],
+          eager="--eager" in sys.argv[3:])
