@@ -54,12 +54,6 @@ __all__ = [
 # nanodock's await bound: a port viewer refresh must not wait longer.
 AWAIT_TIMEOUT = 3.0
 
-# A list answer smaller than this is parsed with json.loads even when msgspec
-# is installed: json.loads parses it in less time than importing msgspec and
-# dockspec._fast takes (about 300 Docker containers break even); both
-# decoders give the same result.
-FAST_DECODE_FROM = 256 * 1024
-
 
 @attrs.frozen
 class DaemonReport:
@@ -114,8 +108,7 @@ def probe(endpoint: Endpoint, spec: Spec, limits: Limits, deadline: float) -> Da
         assert response is not None  # the plan asks at least once
         if not 200 <= response.status < 300:
             raise InvalidResponse(f"{endpoint.url}: GET {plan.path} answered {response.status}")
-        decoder = "stdlib" if len(response.body) < FAST_DECODE_FROM else None
-        parsed = parse_list(response.body, plan.shape, spec=spec, limits=limits, daemon=endpoint.url, decoder=decoder)
+        parsed = parse_list(response.body, plan.shape, spec=spec, limits=limits, daemon=endpoint.url)
     except Unreachable as exc:
         return DaemonReport(endpoint, elapsed=time.monotonic() - started, error=str(exc))
     except DockspecError as exc:
