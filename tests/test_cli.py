@@ -584,7 +584,11 @@ def test_parse_target(text: str, expected: tuple[str | None, int, Protocol]) -> 
     assert expected == parse_target(text)
 
 
-@pytest.mark.parametrize("text", ["", "0", "65536", "x", "::1:80", "[::1]", "[::1]:", "a.b:80", "80/icmp", "-1"])
+@pytest.mark.parametrize(
+    "text",
+    ["", "0", "65536", "x", "::1:80", "[::1]", "[::1]:", "a.b:80", "80/icmp", "-1", "\uff18\uff10", "8080 ",
+     "1" * 20, "127.0.0.1:113036", "\u00b2"],
+)
 def test_parse_target_rejects(text: str) -> None:
     with pytest.raises(ValueError):
         parse_target(text)

@@ -16,7 +16,14 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 from dockspec.env import Env, _platform_family
-from dockspec.errors import ContextError, DaemonNotFound, InvalidContainerId, InvalidDockerHost, InvalidResponse
+from dockspec.errors import (
+    ContextError,
+    DaemonNotFound,
+    InvalidAddress,
+    InvalidContainerId,
+    InvalidDockerHost,
+    InvalidResponse,
+)
 from dockspec.models import Ambiguous, ContainerInfo, Found, PortKey, Protocol, StopOutcome
 
 if TYPE_CHECKING:
@@ -92,9 +99,11 @@ def _one_line(text: str) -> str:
 
 
 def _message(exc: BaseException) -> str:
-    """One line, where str(InvalidDockerHost) has three (value and caret)."""
+    """One line, where str() of an address error has three (value and caret): its summary instead."""
     if isinstance(exc, InvalidDockerHost):
-        return f"invalid DOCKER_HOST {exc.value!r}: {_one_line(exc.message)} (at character {exc.position})"
+        return f"invalid DOCKER_HOST: {_one_line(exc.summary())}"
+    if isinstance(exc, InvalidAddress):
+        return _one_line(exc.summary())
     return _one_line(str(exc))
 
 
@@ -316,36 +325,12 @@ def cmd_ps(args: argparse.Namespace, env: Env, out: TextIO, err: TextIO) -> int:
 def parse_target(text: str) -> tuple[str | None, int, Protocol]:
     """`PORT[/udp]`, `ADDR:PORT[/proto]` or `[V6]:PORT[/proto]` as (ip or None, port, protocol).
 
-    Raises ValueError with a message meant for the user.
+    The one address grammar (dockspec.addresses); InvalidAddress, a
+    ValueError whose message shows a caret under the fault.
     """
-    rest, slash, proto_text = text.strip().partition("/")
-    protocol = Protocol.TCP
-    if slash:
-        try:
-            protocol = Protocol(proto_text.lower())
-        except ValueError:
-            raise ValueError(f"unknown protocol {proto_text!r} (tcp or udp)") from None
-    ip: str | None = None
-    port_text = rest
-    if rest.startswith("["):
-        host, bracket, tail = rest[1:].partition("]")
-        if not bracket or not tail.startswith(":"):
-            raise ValueError(f"expected [ADDR]:PORT, got {rest!r}")
-        ip, port_text = host, tail[1:]
-    elif ":" in rest:
-        if rest.count(":") > 1:
-            raise ValueError(f"put an IPv6 address in brackets: [ADDR]:PORT, got {rest!r}")
-        ip, _, port_text = rest.partition(":")
-    if ip is not None:
-        import ipaddress
+    from dockspec.addresses import parse_port_target
 
-        try:
-            ip = ipaddress.ip_address(ip).compressed
-        except ValueError:
-            raise ValueError(f"not an IP address: {ip!r}") from None
-    if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
-        raise ValueError(f"not a port (1-65535): {port_text!r}")
-    return ip, int(port_text), protocol
+    return parse_port_target(text)
 
 
 def cmd_who(args: argparse.Namespace, env: Env, out: TextIO, err: TextIO) -> int:
@@ -353,7 +338,7 @@ def cmd_who(args: argparse.Namespace, env: Env, out: TextIO, err: TextIO) -> int
     try:
         ip, port, protocol = parse_target(args.target)
     except ValueError as exc:
-        raise UsageError(str(exc)) from None
+        raise UsageError(_message(exc)) from None
     from dockspec.ports import lookup_published_container
 
     detection = _detect(env, err)
