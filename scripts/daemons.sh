@@ -160,8 +160,13 @@ forget_dead_podman() {
 forget_dead_podman_rootless() {
   local tmp=$RL_XDG/libpod/tmp
   [ -e "$tmp/alive" ] || [ -e "$tmp/pause.pid" ] || return 0
-  if pgrep -u "$RL_UID" >/dev/null; then return 0; fi
-  log "rootless podman: no process of $RL_USER is alive; resetting its runtime state ($tmp/alive, pause.pid)"
+  # Podman's own processes only, and only live ones: a container's payload
+  # (httpd, sh) or a zombie outliving the pause process does not keep it usable.
+  local p
+  for p in $(pgrep -u "$RL_UID" -x 'podman|conmon|catatonit|slirp4netns|rootlessport|rootlessport-child'); do
+    alive "$p" && return 0
+  done
+  log "rootless podman: no Podman process of $RL_USER is alive; resetting its runtime state ($tmp/alive, pause.pid)"
   rm -f "$tmp/alive" "$tmp/pause.pid"
 }
 
