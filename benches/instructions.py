@@ -248,7 +248,7 @@ def callgrind(argv: list[str], env: dict[str, str]) -> int:
     found = re.search(r"Collected : (\d+)", proc.stderr)
     if proc.returncode != 0 or found is None:
         lines = [line for line in proc.stderr.splitlines() if not line.startswith("==")]
-        raise RunFailed(" ".join(argv[1:]) + ": " + (lines[-1] if lines else f"exit {proc.returncode}"))
+        raise RunFailed(lines[-1] if lines else f"exit {proc.returncode}")
     return int(found.group(1))
 
 
