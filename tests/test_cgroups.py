@@ -9,6 +9,9 @@ import os
 from pathlib import Path
 
 import attrs
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dockspec import ContainerInfo, ContainerPortMap, Protocol, builtin_spec
 from dockspec._io.procs import read_cgroup
@@ -125,3 +128,18 @@ def test_forms_come_from_the_spec() -> None:
     rules = attrs.evolve(RULES, forms=tuple(f for f in RULES.forms if f.id != "docker-cgroupfs"))
     assert container_of_cgroup("4:memory:/docker/" + KNOWN_ID, rules) is None
     assert container_of_cgroup("4:memory:/docker/" + KNOWN_ID, RULES) is not None
+
+
+ID_TEXT = st.sampled_from([KNOWN_ID, OTHER_ID, KNOWN_ID[:12], "conmon-" + KNOWN_ID])
+PIECES = st.sampled_from(["/", ":", "\n", "0", "4:memory", "docker", "libpod-", ".scope", "pod1", "default", "crio-",
+                          ":cri-containerd:", "container", "\x00", "\u202e"])
+
+
+@pytest.mark.property
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.one_of(ID_TEXT, PIECES, st.text(max_size=6)), max_size=40))
+def test_any_text_gives_a_match_of_a_full_id_or_none(parts: list[str]) -> None:
+    """Hostile cgroup text never raises; what it names is always a 64-hex id that occurs in the text."""
+    text = "".join(parts)
+    found = container_of_cgroup(text, RULES)
+    assert found is None or (is_container_id(found.id, RULES.id_length) and found.id in text)
