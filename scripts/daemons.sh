@@ -1,7 +1,10 @@
 #!/bin/bash
 # Start, inspect and stop the real container daemons the integration tests
 # talk to: Docker (rootful), Podman rootful and Podman rootless, each with a
-# known set of containers built from a registry-less busybox image.
+# known set of containers built from a registry-less busybox image
+# (scripts/containers.txt, bed `debian12`: on Docker and rootful Podman also a
+# `--network host` container, dsd-host and dsp-host on 18086 and 28086, whose
+# own httpd holds the host socket: no proxy, found by its cgroup).
 #
 #   scripts/daemons.sh up       install what is missing, start, create containers
 #   scripts/daemons.sh status   sockets, pids, _ping, containers (exit 0 iff all answer)

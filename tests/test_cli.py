@@ -325,7 +325,7 @@ def test_ps_against_podman_uses_libpod_list() -> None:
 # ---------------------------------------------------------------- no daemon, bad DOCKER_HOST, Ctrl-C
 
 
-@pytest.mark.parametrize("args", [["ps"], ["who", "80"], ["ports"], ["stop", "web"], ["kill", "web"], ["ps", "--json"]])
+@pytest.mark.parametrize("args", [["ps"], ["who", "80"], ["stop", "web"], ["kill", "web"], ["ps", "--json"]])
 def test_no_daemon_is_one_line_and_a_hint(missing_socket: str, args: list[str]) -> None:
     result = run(*args, host=missing_socket)
     assert_clean_error(result, 3)
@@ -343,7 +343,7 @@ def test_daemon_answering_garbage_counts_as_no_daemon() -> None:
     assert "dockspec endpoints" in result.stderr
 
 
-@pytest.mark.parametrize("args", [["ps"], ["who", "80"], ["stop", "web"], ["endpoints"]])
+@pytest.mark.parametrize("args", [["ps"], ["who", "80"], ["stop", "web"], ["endpoints"], ["ports"]])
 @pytest.mark.parametrize("value", ["foo://bar", "tcp://host:notaport"])
 def test_invalid_docker_host_is_a_clean_error(args: list[str], value: str) -> None:
     result = run(*args, host=value)
@@ -553,6 +553,32 @@ def test_ports_names_the_container_of_a_real_socket(listeners: tuple[int, int]) 
     row = next(line for line in lines if f"127.0.0.1:{tcp_port} " in line)
     assert row[header.index("CONTAINER"):].startswith("web ")
     assert row[header.index("IMAGE"):].strip() == "nginx:1"
+
+
+def test_ports_without_a_daemon_lists_every_socket_and_exits_0(missing_socket: str, listeners: tuple[int, int]) -> None:
+    """The command's job is the socket list: no daemon costs the daemons' names, one line on stderr, exit 0."""
+    tcp_port, udp_port = listeners
+    status, rows = run_json("ports", host=missing_socket)
+    text = run("ports", host=missing_socket)
+    assert 0 == status == text.returncode
+    mine = sorted(
+        (r["protocol"], r["port"], r["pid"], r["container"], r["via"]) for r in rows if r["pid"] == os.getpid()
+    )
+    assert [("tcp", tcp_port, os.getpid(), None, None), ("udp", udp_port, os.getpid(), None, None)] == mine
+    assert f"127.0.0.1:{tcp_port} " in text.stdout
+    lines = [line for line in text.stderr.splitlines() if "not visible to this user" not in line]
+    assert 1 == len(lines), text.stderr
+    assert lines[0].startswith("dockspec: no daemon answered")
+    assert "run `dockspec endpoints` to see what was tried" in lines[0]
+    assert "Traceback" not in text.stderr
+
+
+def test_ports_without_a_daemon_keeps_only_container_rows_with_containers_only(missing_socket: str) -> None:
+    status, rows = run_json("ports", "--containers-only", host=missing_socket)
+    assert 0 == status
+    # this machine's containers may be named by the host's own evidence (cgroup, rootless storage), never by
+    # a daemon's list: no binding, no fallback, no daemon url
+    assert all(r["via"] in ("cgroup", "rootless-netns") and r["container"]["daemon"] is None for r in rows), rows
 
 
 def test_ports_without_psutil_says_how_to_get_it(daemon: FakeDaemon, tmp_path: Path) -> None:

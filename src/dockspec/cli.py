@@ -28,6 +28,7 @@ from dockspec.models import Ambiguous, ContainerInfo, Found, PortKey, Protocol, 
 
 if TYPE_CHECKING:
     from dockspec.detect import DaemonReport, Detection
+    from dockspec.sockets import Attribution, HostSocket
 
 __all__ = ["EXIT_STATUSES", "main", "parse_target"]
 
@@ -165,13 +166,14 @@ def _address(ip: str | None, port: int) -> str:
     return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
 
 
-def _container_json(info: ContainerInfo, engines: dict[str, str]) -> dict[str, Any]:
+def _container_json(info: ContainerInfo, engines: dict[str, str], engine: str | None = None) -> dict[str, Any]:
+    """`engine`: for a container no daemon listed, the engine its cgroup form names."""
     return {
         "id": info.id,
         "name": info.name,
         "image": info.image,
         "daemon": info.daemon,
-        "engine": engines.get(info.daemon) if info.daemon else None,
+        "engine": engines.get(info.daemon) if info.daemon else engine,
     }
 
 
@@ -188,34 +190,61 @@ def _short(container_id: str) -> str:
 # ---------------------------------------------------------------- commands
 
 
+def _attributions(
+    sockets: Iterable[HostSocket], detection: Detection, env: Env
+) -> list[tuple[HostSocket, Attribution]]:
+    """Each socket with its container: helper evidence, cgroup, binding, fallback (dockspec.sockets.attribute)."""
+    from dockspec.podman import RootlessPodmanResolver, lookup_rootless_podman_container
+    from dockspec.sockets import attribute, cgroup_lookup
+    from dockspec.spec import builtin_spec
+
+    spec = builtin_spec()
+    resolver = RootlessPodmanResolver(spec=spec)
+    cgroup = cgroup_lookup(spec)
+
+    def rootless(pid: int, name: str) -> ContainerInfo | None:
+        return lookup_rootless_podman_container(pid, name, resolver, env=env)
+
+    return [(s, attribute(s, detection.port_map, detection.containers, spec, rootless, cgroup)) for s in sockets]
+
+
+def _holder_name(a: Attribution, container: ContainerInfo) -> str:
+    """The container's name; one no daemon listed (found by cgroup) as engine and short id."""
+    if container.daemon is None and a.engine:
+        return f"{a.engine} {container.name}"
+    return container.name
+
+
+# The one stderr line of `ports` when no daemon answered: it still lists every socket.
+NO_DAEMON_LINE = "dockspec: no daemon answered; only the host's own evidence names containers (" + HINT + ")"
+
+
 def cmd_ports(args: argparse.Namespace, env: Env, out: TextIO, err: TextIO) -> int:
-    """Every listening socket, named by its container (exact, wildcard, helper evidence, fallback)."""
+    """Every listening socket, named by its container (helper evidence, cgroup, exact, wildcard, fallback).
+
+    With no daemon answering it still lists every socket (exit 0), says so in
+    one line on `err`, and names what the host's own evidence can: cgroup
+    (engine and short id), rootless Podman's storage.
+    """
     try:
         import psutil  # noqa: F401  (the `cli` extra; checked before any daemon is asked)
     except ImportError:
         raise MissingPsutil("`dockspec ports` needs psutil: pip install 'dockspec[cli]'") from None
     from dockspec.detect import begin_detection
+    from dockspec.sockets import host_sockets
 
     pending = begin_detection(env=env)  # the daemons answer while this thread lists the host's sockets
-
-    from dockspec.podman import RootlessPodmanResolver, lookup_rootless_podman_container
-    from dockspec.sockets import attribute, host_sockets
-    from dockspec.spec import builtin_spec
-
     sockets = host_sockets()
-    detection = _usable(pending.detection(), err)
-    spec = builtin_spec()
-    resolver = RootlessPodmanResolver(spec=spec)
-
-    def rootless(pid: int, name: str) -> ContainerInfo | None:
-        return lookup_rootless_podman_container(pid, name, resolver, env=env)
-
-    rows = []
-    for sock in sockets:
-        found = attribute(sock, detection.port_map, detection.containers, spec, rootless)
-        if args.containers_only and found.container is None and not found.candidates:
-            continue
-        rows.append((sock, found))
+    detection = pending.detection()
+    if detection.ok:
+        _usable(detection, err)
+    else:
+        print(NO_DAEMON_LINE, file=err)
+    rows = [
+        (sock, found)
+        for sock, found in _attributions(sockets, detection, env)
+        if not args.containers_only or found.container is not None or found.candidates
+    ]
     if args.json:
         _print_json(
             [
@@ -225,7 +254,7 @@ def cmd_ports(args: argparse.Namespace, env: Env, out: TextIO, err: TextIO) -> i
                     "port": sock.port,
                     "pid": sock.pid,
                     "process": sock.process,
-                    "container": _container_json(a.container, detection.engines) if a.container else None,
+                    "container": _container_json(a.container, detection.engines, a.engine) if a.container else None,
                     "candidates": [_container_json(c, detection.engines) for c in a.candidates],
                     "via": a.via,
                 }
@@ -237,7 +266,7 @@ def cmd_ports(args: argparse.Namespace, env: Env, out: TextIO, err: TextIO) -> i
     table = []
     for sock, a in rows:
         if a.container is not None:
-            name, image = a.container.name, a.container.image or "-"
+            name, image = _holder_name(a, a.container), a.container.image or "-"
         elif a.candidates:
             name, image = "one of " + ", ".join(c.name for c in a.candidates), "-"
         else:
@@ -333,8 +362,39 @@ def parse_target(text: str) -> tuple[str | None, int, Protocol]:
     return parse_port_target(text)
 
 
+def _held_on(ip: str | None, port: int, protocol: Protocol, detection: Detection, env: Env) -> dict[str, str | None]:
+    """The containers whose processes hold the host's sockets on that port (cgroup, helper evidence): id -> engine.
+
+    For `who` when no daemon publishes the port (a host-network container).
+    Nothing without psutil. A socket on every address serves any ADDR.
+    """
+    try:
+        import psutil  # noqa: F401
+    except ImportError:
+        return {}
+    import ipaddress
+
+    from dockspec.sockets import host_sockets
+
+    def serves(sock_ip: str) -> bool:
+        if ip is None:
+            return True
+        try:
+            address = ipaddress.ip_address(sock_ip)
+            return address.is_unspecified or address == ipaddress.ip_address(ip)
+        except ValueError:
+            return False
+
+    mine = [s for s in host_sockets() if s.port == port and s.protocol is protocol and serves(s.ip)]
+    held: dict[str, str | None] = {}
+    for _, a in _attributions(mine, detection, env):
+        if a.container is not None:
+            held.setdefault(a.container.id, a.engine)
+    return held
+
+
 def cmd_who(args: argparse.Namespace, env: Env, out: TextIO, err: TextIO) -> int:
-    """The container publishing a port: exact address (with ADDR) or any address (proxy fallback)."""
+    """The container publishing a port (exact address with ADDR, else any address, proxy fallback), or holding it."""
     try:
         ip, port, protocol = parse_target(args.target)
     except ValueError as exc:
@@ -348,19 +408,24 @@ def cmd_who(args: argparse.Namespace, env: Env, out: TextIO, err: TextIO) -> int
     else:
         match = lookup_published_container(detection.port_map, (ip, port), protocol)
         what = f"{protocol.value} {_address(ip, port)}"
+    engines: dict[str, str | None] = {}
     if isinstance(match, Found):
         found: tuple[ContainerInfo, ...] = (match.container,)
         status = EXIT_OK
     elif isinstance(match, Ambiguous):
         found, status = match.candidates, EXIT_AMBIGUOUS
     else:
-        found, status = (), EXIT_NOT_FOUND
+        engines = _held_on(ip, port, protocol, detection, env)
+        found = tuple(
+            detection.containers.get(cid) or ContainerInfo(cid, _short(cid), "") for cid in sorted(engines)
+        )
+        status = {0: EXIT_NOT_FOUND, 1: EXIT_OK}.get(len(found), EXIT_AMBIGUOUS)
     if args.json:
-        _print_json([_container_json(c, detection.engines) for c in found], out)
+        _print_json([_container_json(c, detection.engines, engines.get(c.id)) for c in found], out)
         return status
 
     def line(c: ContainerInfo) -> str:
-        engine = detection.engines.get(c.daemon or "", "unknown")
+        engine = detection.engines.get(c.daemon or "") or engines.get(c.id) or "unknown"
         return _safe(f"{c} id {_short(c.id)} on {c.daemon or 'unknown daemon'} ({engine})")
 
     if status == EXIT_OK:

@@ -2,8 +2,8 @@
 
 The attribution (`attribute` and its helpers) is pure: literal sockets and
 containers in, an Attribution out, so every rule is unit-tested without a
-daemon or /proc. `host_sockets()` is the only I/O; it imports psutil lazily,
-so `import dockspec` never needs the `cli` extra.
+daemon or /proc. `host_sockets()` and `cgroup_lookup()` are the only I/O;
+psutil is imported lazily, so `import dockspec` never needs the `cli` extra.
 
 Which process names are helpers, and how each one's container is found,
 comes from the spec (spec/helpers.yaml), never from names written here.
@@ -17,14 +17,17 @@ from collections.abc import Callable, Iterable, Mapping
 import attrs
 
 from dockspec._generated.models import HelperProcess, Spec
+from dockspec.cgroups import CgroupMatch
 from dockspec.models import Ambiguous, ContainerInfo, ContainerPortMap, Found, Protocol
 from dockspec.ports import lookup_published_container
 
 __all__ = [
     "Attribution",
+    "CgroupLookup",
     "HostSocket",
     "RootlessLookup",
     "attribute",
+    "cgroup_lookup",
     "find_container",
     "flag_value",
     "helper_for",
@@ -35,9 +38,13 @@ __all__ = [
 RootlessLookup = Callable[[int, str], ContainerInfo | None]
 """(pid, process name) -> the container a rootless port forwarder serves, or None."""
 
+CgroupLookup = Callable[[int], CgroupMatch | None]
+"""pid -> the container its /proc/PID/cgroup names, or None."""
+
 # Attribution.via values: how the container was found.
 VIA_BINDING = "binding"
 VIA_FALLBACK = "port-fallback"
+VIA_CGROUP = "cgroup"
 
 
 @attrs.frozen
@@ -61,14 +68,18 @@ class Attribution:
     """The socket's container (or the candidates, when several publish it) and how it was found.
 
     `via` is binding (exact or every-address binding), a helper's resolve
-    kind from the spec (cmdline-id, cmdline-ports, rootless-netns), or
-    port-fallback (the one container publishing that port and protocol);
-    None when nothing matched.
+    kind from the spec (cmdline-id, cmdline-ports, rootless-netns), cgroup
+    (the holder lives in the container's cgroup), or port-fallback (the one
+    container publishing that port and protocol); None when nothing matched.
+    `engine` is the cgroup form's engine when via is cgroup: a container no
+    daemon listed (its `daemon` None, its name the short id) is then still
+    shown as engine and short id.
     """
 
     container: ContainerInfo | None = None
     candidates: tuple[ContainerInfo, ...] = ()
     via: str | None = None
+    engine: str | None = None
 
 
 NO_CONTAINER = Attribution()
@@ -149,25 +160,45 @@ def _by_helper(
     return None
 
 
+def _by_cgroup(
+    sock: HostSocket, containers: Mapping[str, ContainerInfo], spec: Spec, cgroup: CgroupLookup
+) -> Attribution | None:
+    """The container whose cgroup the holder lives in: the detected one with that id, else engine and short id."""
+    if sock.pid is None:
+        return None
+    match = cgroup(sock.pid)
+    if match is None:
+        return None
+    info = containers.get(match.id) or ContainerInfo(match.id, match.id[: spec.wire.short_id_length], "")
+    return Attribution(info, via=VIA_CGROUP, engine=match.engine)
+
+
 def attribute(
     sock: HostSocket,
     port_map: ContainerPortMap,
     containers: Mapping[str, ContainerInfo],
     spec: Spec,
     rootless: RootlessLookup | None = None,
+    cgroup: CgroupLookup | None = None,
 ) -> Attribution:
     """Which container owns `sock`.
 
     Order: a helper's own evidence (conmon's container id, docker-proxy's
-    host port, rootlessport's network namespace); then the published binding
-    on that exact address or on every address; then, for helper processes
-    only, the proxy fallback (the one container publishing that port and
-    protocol anywhere), which may be ambiguous. `containers` maps container
-    ids to the detected containers.
+    host port, rootlessport's network namespace); for a process that is no
+    helper, the container whose cgroup it lives in (a host-network
+    container's own process); then the published binding on that exact
+    address or on every address; then, for helper processes only, the proxy
+    fallback (the one container publishing that port and protocol anywhere),
+    which may be ambiguous. `containers` maps container ids to the detected
+    containers.
     """
     helper = helper_for(sock.process, spec)
     if helper is not None:
         hit = _by_helper(helper, sock, port_map, containers, rootless)
+        if hit is not None:
+            return hit
+    elif cgroup is not None:
+        hit = _by_cgroup(sock, containers, spec, cgroup)
         if hit is not None:
             return hit
     match = lookup_published_container(port_map, (sock.ip, sock.port), sock.protocol)
@@ -193,6 +224,23 @@ def sort_key(sock: HostSocket) -> tuple[int, str, int, bytes, str, int]:
     else:
         family, packed = address.version, address.packed
     return (sock.port, sock.protocol.value, family, packed, sock.ip, -1 if sock.pid is None else sock.pid)
+
+
+def cgroup_lookup(spec: Spec, proc: str = "/proc") -> CgroupLookup:
+    """A CgroupLookup reading `proc`/PID/cgroup (bounded by the spec's max_bytes), once per pid."""
+    from dockspec._io.procs import read_cgroup
+    from dockspec.cgroups import container_of_cgroup
+
+    rules = spec.cgroups
+    cache: dict[int, CgroupMatch | None] = {}
+
+    def lookup(pid: int) -> CgroupMatch | None:
+        if pid not in cache:
+            text = read_cgroup(pid, rules.max_bytes, proc)
+            cache[pid] = None if text is None else container_of_cgroup(text, rules)
+        return cache[pid]
+
+    return lookup
 
 
 def host_sockets() -> list[HostSocket]:

@@ -29,6 +29,7 @@ RULES_FILES = {
     "helpers": "helpers.yaml",
     "podman_storage": "podman_storage.yaml",
     "discovery": "discovery.yaml",
+    "cgroups": "cgroups.yaml",
 }
 
 

@@ -15,9 +15,12 @@ import io
 import ipaddress
 import json
 import os
+import re
 import shutil
+import socket
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -135,7 +138,9 @@ def test_ps_lists_every_running_container_with_its_daemon(daemons: Daemons) -> N
     for c in daemons.running():
         row = ours[c["name"]]
         assert (c["id"], c["image"], "unix://" + c["socket"]) == (row["id"], row["image"], row["daemon"])
-        assert sorted((p["host_ip"], p["host_port"], p["protocol"]) for p in c["ports"]) == sorted(
+        # a host-network container publishes nothing: its process listens on the host port itself
+        published = [] if c.get("network") == "host" else c["ports"]
+        assert sorted((p["host_ip"], p["host_port"], p["protocol"]) for p in published) == sorted(
             (p["ip"], p["port"], p["protocol"]) for p in row["ports"]
         )
 
@@ -149,3 +154,91 @@ def test_endpoints_finds_all_three_daemons(daemons: Daemons) -> None:
         daemons.env["DOCKSPEC_PODMAN_SOCK"]: "podman",
         daemons.env["DOCKSPEC_ROOTLESS_SOCK"]: "podman",
     } == ok
+
+
+# ---------------------------------------------------------------- host networking, no daemon
+
+
+def host_listeners(port: int) -> list[tuple[str, int, str]]:
+    """The host's own socket table (iproute2's ss, not psutil): (address, pid, process) of each TCP listener on port."""
+    out = subprocess.run(["ss", "-ltnpH", f"sport = :{port}"], capture_output=True, text=True, timeout=30,
+                         check=True).stdout
+    found = []
+    for line in out.splitlines():
+        fields = line.split()
+        local = fields[3]
+        address = local.rsplit(":", 1)[0].strip("[]")
+        address = "::" if address == "*" else address
+        for process, pid in re.findall(r'\("([^"]*)",pid=(\d+)', line):
+            found.append((address, int(pid), process))
+    return sorted(found)
+
+
+def descends_from(pid: int, ancestor: int) -> bool:
+    """Whether `ancestor` is `pid` or one of its parents (read from /proc, not from dockspec)."""
+    while pid > 1:
+        if pid == ancestor:
+            return True
+        status = Path(f"/proc/{pid}/status").read_text()
+        pid = int(re.search(r"^PPid:\s+(\d+)", status, re.M).group(1))  # type: ignore[union-attr]
+    return False
+
+
+def host_network_containers(daemons: Daemons) -> list[dict[str, Any]]:
+    hosts = [c for c in daemons.running() if c.get("network") == "host"]
+    assert {"docker", "podman"} == {c["daemon"] for c in hosts}, "the bed runs a host-network container on both"
+    return hosts
+
+
+def test_ports_names_host_network_sockets_by_their_containers_cgroup(daemons: Daemons) -> None:
+    """Docker 20.10's and rootful Podman 4.3's --network host containers: their own httpd holds the host port."""
+    status, rows = run_json(daemons, "ports")
+    assert 0 == status
+    for c in host_network_containers(daemons):
+        port = c["ports"][0]["host_port"]
+        table = host_listeners(port)
+        assert table, f"nothing listens on {port} ({c['name']})"
+        init_pid = int(daemons.cli(c["daemon"], "inspect", "-f", "{{.State.Pid}}", c["name"]))
+        assert all(descends_from(pid, init_pid) for _, pid, _ in table), (c["name"], table, init_pid)
+        mine = [r for r in rows if r["port"] == port and r["protocol"] == "tcp"]
+        assert sorted((ipaddress.ip_address(a), pid, p) for a, pid, p in table) == sorted(
+            (ipaddress.ip_address(r["ip"]), r["pid"], r["process"]) for r in mine
+        )
+        assert [(c["name"], c["id"], "unix://" + c["socket"], c["daemon"], "cgroup")] * len(mine) == [
+            (r["container"]["name"], r["container"]["id"], r["container"]["daemon"], r["container"]["engine"],
+             r["via"])
+            for r in mine
+        ]
+
+
+def test_who_finds_a_host_network_containers_port(daemons: Daemons) -> None:
+    for c in host_network_containers(daemons):
+        status, data = run_json(daemons, "who", str(c["ports"][0]["host_port"]))
+        assert (0, [(c["name"], c["id"])]) == (status, [(x["name"], x["id"]) for x in data])
+
+
+def test_ports_with_a_dead_docker_host_lists_every_socket_and_exits_0(daemons: Daemons, tmp_path: Path) -> None:
+    """DOCKER_HOST names a socket nobody serves: every socket is still listed; cgroup still names containers."""
+    dead = tmp_path / "dead.sock"
+    listener = socket.socket(socket.AF_UNIX)
+    listener.bind(str(dead))
+    listener.close()  # the file stays, nobody accepts: connection refused
+    env = {**environ(daemons), "DOCKER_HOST": "unix://" + str(dead)}
+    out, err = io.StringIO(), io.StringIO()
+    status = main(["ports", "--json"], env, out, err)
+    assert 0 == status
+    assert "Traceback" not in err.getvalue()
+    lines = err.getvalue().strip().splitlines()
+    assert 1 == len(lines) and "no daemon answered" in lines[0] and "dockspec endpoints" in lines[0], lines
+    rows = json.loads(out.getvalue())
+    listed = {(r["protocol"], r["port"]) for r in rows}
+    every_port = {(p["protocol"], p["host_port"]) for c in daemons.running() for p in c["ports"]}
+    assert set() == every_port - listed
+    for c in host_network_containers(daemons):
+        port = c["ports"][0]["host_port"]
+        assert host_listeners(port)
+        named = {(r["container"]["id"], r["container"]["name"], r["container"]["daemon"], r["container"]["engine"],
+                  r["via"]) for r in rows if r["port"] == port and r["protocol"] == "tcp"}
+        assert {(c["id"], c["id"][:12], None, c["daemon"], "cgroup")} == named
+    # nothing came from a daemon's list
+    assert all(r["container"] is None or r["container"]["daemon"] is None for r in rows)

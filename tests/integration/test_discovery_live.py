@@ -98,6 +98,7 @@ def bindings(daemons: Daemons, daemon: str) -> dict[tuple[str | None, int, Proto
     return {
         (p["host_ip"], p["host_port"], Protocol(p["protocol"])): c["name"]
         for c in daemons.running(daemon)
+        if c.get("network") != "host"  # a host-network container publishes nothing (its process listens itself)
         for p in c["ports"]
     }
 

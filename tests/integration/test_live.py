@@ -44,6 +44,7 @@ def expected_bindings(daemons: Daemons, daemon: str | None = None) -> dict[tuple
     return {
         (p["host_ip"], p["host_port"], Protocol(p["protocol"])): c["name"]
         for c in daemons.running(daemon)
+        if c.get("network") != "host"  # a host-network container publishes nothing (its process listens itself)
         for p in c["ports"]
     }
 

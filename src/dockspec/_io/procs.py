@@ -1,0 +1,40 @@
+"""Reads of /proc for socket attribution: a process's cgroup file, bounded."""
+
+from __future__ import annotations
+
+import os
+import stat
+
+__all__ = ["read_cgroup"]
+
+
+def read_cgroup(pid: int, max_bytes: int, proc: str = "/proc") -> str | None:
+    """The text of /proc/PID/cgroup, or None: gone, not ours, not a regular file, or over `max_bytes`.
+
+    Opened without following a symlink and without blocking; at most
+    `max_bytes` + 1 bytes are read. Undecodable bytes are replaced (the
+    parser then finds no id in them).
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(os.path.join(proc, str(int(pid)), "cgroup"), flags)
+    except (OSError, ValueError):
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        chunks: list[bytes] = []
+        total = 0
+        while total <= max_bytes:
+            chunk = os.read(fd, max_bytes + 1 - total)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+        if total > max_bytes:
+            return None
+        return b"".join(chunks).decode("utf-8", "replace")
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
