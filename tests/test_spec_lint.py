@@ -64,3 +64,17 @@ def test_outcome_names_exist() -> None:
     for profile in builtin_spec().daemons:
         for rule in profile.outcomes:
             assert rule.outcome in StopOutcome.__members__
+
+
+def test_the_wheel_ships_every_rules_file() -> None:
+    """load_spec() of an installed dockspec reads dockspec/_spec/: pyproject must force-include each rules file."""
+    import tomllib
+
+    from dockspec.spec import RULES_FILES
+
+    root = Path(__file__).resolve().parents[1]
+    included = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["hatch"]["build"]["targets"]["wheel"][
+        "force-include"
+    ]
+    for file_name in [*RULES_FILES.values(), "schema.yaml"]:
+        assert included.get(f"spec/{file_name}") == f"dockspec/_spec/{file_name}", file_name
