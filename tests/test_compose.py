@@ -109,3 +109,22 @@ def test_compose_str_and_container_equality() -> None:
     assert str(Compose("p", "s", 1)) == "p/s"
     assert str(Compose("p")) == "p"
     assert ContainerInfo(ID, "x", "i") != ContainerInfo(ID, "x", "i", compose=Compose("p"))
+
+
+@pytest.mark.parametrize("decoder", ["stdlib", "fast"])
+def test_the_compose_cache_keeps_no_long_label_text(decoder: str) -> None:
+    """Records are cached per wire table, bounded in entries, and only for short label texts."""
+    from dockspec import builtin_spec
+    from dockspec.containers import MAX_CACHED_LABEL_CHARS, MAX_COMPOSES, _keys
+
+    keys = _keys(builtin_spec().wire, "docker")
+    long_text = "L" * (MAX_CACHED_LABEL_CHARS + 1)
+    items = [{"Id": f"{i:064x}", "Names": ["/x"], "Labels": {PROJECT: f"p{i}", PODMAN_PROJECT: long_text}}
+             for i in range(3)]
+    items.append({"Id": "f" * 64, "Names": ["/y"], "Labels": {PROJECT: long_text}})
+    parsed = parse_list(json.dumps(items).encode(), "docker", decoder=decoder)
+    assert [f"p{i}" for i in range(3)] + [long_text] == [c.compose.project for c in parsed.containers if c.compose]
+    cached = list(keys.composes) + [getattr(k, "project_0", None) for k in keys.fast_composes]
+    assert all(long_text not in (k if isinstance(k, tuple) else (k,)) for k in cached)
+    assert not any(getattr(k, "project_1", None) == long_text for k in keys.fast_composes)
+    assert len(keys.composes) <= MAX_COMPOSES and len(keys.fast_composes) <= MAX_COMPOSES

@@ -85,6 +85,7 @@ class _Skip:
 SKIP = _Skip()
 MAX_IP_KEYS = 4096
 MAX_COMPOSES = 4096
+MAX_CACHED_LABEL_CHARS = 512  # only short label texts are cached: 4096 entries stay a few MiB at most
 
 # (id(wire), shape) -> (wire, keys); holding the wire keeps its id from being reused.
 _KEYS_CACHE: dict[tuple[int, str], tuple[WireShapes, _Keys]] = {}
@@ -182,16 +183,22 @@ def _compose(keys: _Keys, project: str, service: str | None, number: str | None)
     if number is not None and len(number) <= keys.max_number_digits and number.isascii() and number.isdigit():
         value = int(number)
     found = Compose(project, service, value)
-    if len(keys.composes) < MAX_COMPOSES:
+    if len(keys.composes) < MAX_COMPOSES and _short_texts((project, service, number)):
         keys.composes[(project, service, number)] = found
     return found
 
 
+def _short_texts(texts: Any) -> bool:
+    return sum(len(t) for t in texts if t is not None) <= MAX_CACHED_LABEL_CHARS
+
+
 def _fast_compose(keys: _Keys, labels: Any, compose_labels: Any) -> Compose | None:
     """The Compose of a decoded ComposeLabels struct (the generated compose_labels picks the labels), then cached."""
+    from msgspec.structs import astuple
+
     project, service, number = compose_labels(labels)
     compose = None if project is None else _compose(keys, project, service, number)
-    if len(keys.fast_composes) < MAX_COMPOSES:
+    if len(keys.fast_composes) < MAX_COMPOSES and _short_texts(astuple(labels)):
         keys.fast_composes[labels] = compose
     return compose
 
