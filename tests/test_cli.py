@@ -50,12 +50,15 @@ API_ID = "b" * 64
 DNS_ID = "c" * 64
 
 
-def docker_container(cid: str, name: str, image: str, ports: list[tuple[str, int, str]]) -> dict[str, object]:
+def docker_container(
+    cid: str, name: str, image: str, ports: list[tuple[str, int, str]], labels: dict[str, str] | None = None
+) -> dict[str, object]:
     return {
         "Id": cid,
         "Names": ["/" + name],
         "Image": image,
         "State": "running",
+        "Labels": labels or {},
         "Ports": [{"IP": ip, "PublicPort": port, "PrivatePort": 80, "Type": proto} for ip, port, proto in ports],
     }
 
@@ -66,15 +69,21 @@ def docker_list(*containers: dict[str, object]) -> bytes:
 
 # Two containers publish tcp 18080 on different addresses (ambiguous without ADDR);
 # only web publishes 18081 (on 127.0.0.1); api publishes a range and a udp port
-# on every address; dns publishes nothing.
+# on every address; dns publishes nothing. web is labelled as `docker compose`
+# labels, api as podman-compose's io.podman.compose.project alone; dns has none.
+WEB_LABELS = {"com.docker.compose.project": "shop", "com.docker.compose.service": "web",
+              "com.docker.compose.container-number": "1", "com.docker.compose.oneoff": "False"}
+API_LABELS = {"io.podman.compose.project": "pm", "io.podman.compose.service": "api"}
 STANDARD = docker_list(
-    docker_container(WEB_ID, "web", "nginx:1", [("127.0.0.1", 18080, "tcp"), ("127.0.0.1", 18081, "tcp")]),
+    docker_container(WEB_ID, "web", "nginx:1", [("127.0.0.1", 18080, "tcp"), ("127.0.0.1", 18081, "tcp")], WEB_LABELS),
     docker_container(
         API_ID, "api", "api:2", [("10.9.9.9", 18080, "tcp"), ("0.0.0.0", 18200, "tcp"), ("0.0.0.0", 18201, "tcp"),
-                                 ("::", 18200, "tcp"), ("0.0.0.0", 18053, "udp")]
+                                 ("::", 18200, "tcp"), ("0.0.0.0", 18053, "udp")], API_LABELS
     ),
     docker_container(DNS_ID, "dns", "dns:3", []),
 )
+WEB_COMPOSE = {"project": "shop", "service": "web", "number": 1}
+API_COMPOSE = {"project": "pm", "service": "api", "number": None}
 
 
 def clean_env(**extra: str) -> dict[str, str]:
@@ -225,6 +234,18 @@ def test_who_found_by_address(daemon: FakeDaemon) -> None:
     assert 0 == result.returncode, result
     assert "web (nginx:1)" in result.stdout
     assert "api" not in result.stdout
+    assert result.stdout.rstrip().endswith(", compose shop/web")
+
+
+def test_who_prints_and_json_carries_compose(daemon: FakeDaemon) -> None:
+    """who names the compose project/service in text and carries `compose` (or null) in --json."""
+    status, data = run_json("who", "18080", host=daemon.url)
+    assert 2 == status
+    assert {"api": API_COMPOSE, "web": WEB_COMPOSE} == {c["name"]: c["compose"] for c in data}
+    text = run("who", "18080", host=daemon.url).stdout
+    assert "api (api:2)" in text and "compose pm/api" in text
+    status, data = run_json("who", "18201", host=daemon.url)
+    assert (0, [API_COMPOSE]) == (status, [c["compose"] for c in data])
 
 
 def test_who_port_alone_matches_any_address(daemon: FakeDaemon) -> None:
@@ -284,9 +305,13 @@ def test_ps_lists_every_container_with_ports_and_daemon(daemon: FakeDaemon) -> N
     result = run("ps", host=daemon.url)
     assert 0 == result.returncode, result
     lines = result.stdout.splitlines()
-    assert lines[0].split() == ["NAME", "ID", "IMAGE", "PORTS", "DAEMON"]
+    assert lines[0].split() == ["NAME", "ID", "IMAGE", "COMPOSE", "PORTS", "DAEMON"]
     by_name = {line.split()[0]: line for line in lines[1:]}
     assert ["api", "dns", "web"] == sorted(by_name)
+    column = lines[0].index("COMPOSE")
+    assert {"api": "pm/api", "dns": "-", "web": "shop/web"} == {
+        name: line[column:].split()[0] for name, line in by_name.items()
+    }
     assert "127.0.0.1:18080-18081/tcp" in by_name["web"]
     assert "*:18200-18201/tcp" in by_name["api"] and "*:18053/udp" in by_name["api"]
     assert f"{daemon.url} (docker)" in by_name["dns"]
@@ -298,7 +323,8 @@ def test_ps_lists_every_container_with_ports_and_daemon(daemon: FakeDaemon) -> N
 def test_ps_json_shape(daemon: FakeDaemon) -> None:
     status, data = run_json("ps", host=daemon.url)
     assert 0 == status
-    assert all({"id", "name", "image", "daemon", "engine", "version", "ports"} == set(row) for row in data)
+    assert all({"id", "name", "image", "daemon", "engine", "version", "compose", "ports"} == set(row) for row in data)
+    assert {"api": API_COMPOSE, "dns": None, "web": WEB_COMPOSE} == {row["name"]: row["compose"] for row in data}
     api = next(row for row in data if row["name"] == "api")
     assert (API_ID, "api:2", daemon.url, "docker", "20.10.24") == (
         api["id"], api["image"], api["daemon"], api["engine"], api["version"]
@@ -532,7 +558,7 @@ def listeners() -> Iterator[tuple[int, int]]:
 def test_ports_names_the_container_of_a_real_socket(listeners: tuple[int, int]) -> None:
     tcp_port, udp_port = listeners
     body = docker_list(docker_container(WEB_ID, "web", "nginx:1", [("127.0.0.1", tcp_port, "tcp"),
-                                                                    ("0.0.0.0", udp_port, "udp")]))
+                                                                    ("0.0.0.0", udp_port, "udp")], WEB_LABELS))
     with fake_daemon({("GET", "/containers/json"): body}) as fake:
         status, rows = run_json("ports", host=fake.url)
         text = run("ports", host=fake.url)
@@ -541,6 +567,9 @@ def test_ports_names_the_container_of_a_real_socket(listeners: tuple[int, int]) 
     assert {"protocol", "ip", "port", "pid", "process", "container", "candidates", "via"} == set(rows[0])
     mine = [(r["protocol"], r["ip"], r["port"], r["pid"], r["container"]["name"], r["via"])
             for r in rows if r["pid"] == os.getpid()]
+    assert all(WEB_COMPOSE == r["container"]["compose"] for r in rows if r["pid"] == os.getpid())
+    assert all(c["compose"] is None for r in rows for c in [r["container"], *r["candidates"]]
+               if c is not None and c["id"] != WEB_ID)
     assert sorted([("tcp", "127.0.0.1", tcp_port, os.getpid(), "web", "binding"),
                    ("udp", "127.0.0.1", udp_port, os.getpid(), "web", "binding")]) == sorted(mine)
     keys = [(r["port"], r["protocol"]) for r in rows]
@@ -756,7 +785,8 @@ def test_sort_key_orders_by_port_protocol_then_address() -> None:
 def test_text_output_escapes_control_characters_json_keeps_them() -> None:
     """A daemon-chosen name cannot repaint the terminal or forge a row; --json keeps it verbatim."""
     hostile = ["we\x1b[31mb", "a\r\nb", "\u202eevil", "c1\x9b2J"]
-    body = docker_list(*[docker_container(f"{i:064x}", name, "img\x07", [("0.0.0.0", 18500 + i, "tcp")])
+    body = docker_list(*[docker_container(f"{i:064x}", name, "img\x07", [("0.0.0.0", 18500 + i, "tcp")],
+                                          {"com.docker.compose.project": name, "com.docker.compose.service": "s"})
                          for i, name in enumerate(hostile)])
     with fake_daemon({("GET", "/containers/json"): body}) as fake:
         text = run("ps", host=fake.url)
@@ -768,7 +798,9 @@ def test_text_output_escapes_control_characters_json_keeps_them() -> None:
     assert all(ch.isprintable() and ch not in "\u202e" for line in lines for ch in line)
     assert "we\\x1b[31mb" in text.stdout and "a\\x0d\\x0ab" in text.stdout and "\\u202eevil" in text.stdout
     assert "a\\x0d\\x0ab (img\\x07)" in who.stdout and 1 == len(who.stdout.splitlines())
+    assert "compose a\\x0d\\x0ab/s" in who.stdout
     assert sorted(hostile) == sorted(str(row["name"]) for row in data)
+    assert sorted(hostile) == sorted(row["compose"]["project"] for row in data)  # type: ignore[index]
 
 
 def test_missing_docker_context_is_a_clean_error(tmp_path: Path) -> None:

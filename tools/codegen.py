@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SPEC_DIR = ROOT / "spec"
 GENERATED_PKG = ROOT / "src" / "dockspec" / "_generated"
 GENERATED_TESTS = ROOT / "tests" / "generated"
-CODEGEN_VERSION = 3
+CODEGEN_VERSION = 4
 
 TYPE_TOKEN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|\.\.\.|[\[\],|]")
 SCALARS = {"str", "int", "bool"}
@@ -234,6 +234,7 @@ def render_wire(spec: Any, digest: str) -> str:
     ]
     shapes = ("docker", "libpod")
     libpod_port = next(f.libpod for f in spec.wire.port if f.name == "host_port")
+    out.extend(_render_compose_labels(spec.wire.compose))
     for shape in shapes:
         cls_port = f"{shape.capitalize()}Port"
         cls_container = f"{shape.capitalize()}Container"
@@ -257,6 +258,7 @@ def render_wire(spec: Any, digest: str) -> str:
             "names": "list[str] | None",
             "image": "str | None",
             "ports": f"list[{cls_port}] | None",
+            "labels": "ComposeLabels | None",
         }
         out.append(f"\n\nclass {cls_container}(msgspec.Struct, gc=False):\n")
         for field in spec.wire.container:
@@ -271,6 +273,28 @@ def render_wire(spec: Any, digest: str) -> str:
         out.append(f'    "{shape}": msgspec.json.Decoder(list[{shape.capitalize()}Container]),\n')
     out.append("}\n")
     return "".join(out)
+
+
+def _render_compose_labels(compose: Any) -> list[str]:
+    """A struct of just the compose labels (every other label is skipped undecoded), and its precedence.
+
+    Field `<what>_<i>` is the i-th label name of spec/wire.yaml's compose.<what>;
+    compose_labels() returns, per field, the first that is a non-empty string.
+    Frozen, so hashable: the parser caches each distinct struct's Compose.
+    """
+    out = ["\n\nclass ComposeLabels(msgspec.Struct, frozen=True, gc=False):\n"]
+    picks = []
+    for what in ("project", "service", "number"):
+        names = getattr(compose, what)
+        for i, label in enumerate(names):
+            out.append(f"    {what}_{i}: str | None = msgspec.field(default=None, name={label!r})\n")
+        picks.append(" or ".join([*(f"labels.{what}_{i}" for i in range(len(names))), "None"]))
+    out.append("\n\ndef compose_labels(labels: ComposeLabels) -> tuple[str | None, str | None, str | None]:\n")
+    out.append('    """(project, service, number text): per field, the first label that is a non-empty string."""\n')
+    out.append("    return (\n")
+    out.extend(f"        {pick},\n" for pick in picks)
+    out.append("    )\n")
+    return out
 
 
 def render_init(digest: str) -> str:

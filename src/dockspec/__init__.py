@@ -25,6 +25,7 @@ from dockspec.errors import (
 from dockspec.models import (
     DEFAULT_LIMITS,
     Ambiguous,
+    Compose,
     ContainerInfo,
     ContainerPortMap,
     Endpoint,
@@ -90,6 +91,7 @@ _LAZY = {
 __all__ = [
     "DEFAULT_LIMITS",
     "Ambiguous",
+    "Compose",
     "ContainerInfo",
     "ContainerPortMap",
     "ContextError",

@@ -174,7 +174,19 @@ def _container_json(info: ContainerInfo, engines: dict[str, str], engine: str | 
         "image": info.image,
         "daemon": info.daemon,
         "engine": engines.get(info.daemon) if info.daemon else engine,
+        "compose": _compose_json(info),
     }
+
+
+def _compose_json(info: ContainerInfo) -> dict[str, Any] | None:
+    """`{"project", "service", "number"}` of every container object, or None (issue 13)."""
+    c = info.compose
+    return None if c is None else {"project": c.project, "service": c.service, "number": c.number}
+
+
+def _compose_text(info: ContainerInfo) -> str:
+    """`project/service` (`project` when no service label), `-` outside compose."""
+    return "-" if info.compose is None else str(info.compose)
 
 
 def _print_json(rows: list[dict[str, Any]], out: TextIO) -> None:
@@ -330,6 +342,7 @@ def cmd_ps(args: argparse.Namespace, env: Env, out: TextIO, err: TextIO) -> int:
                     "daemon": report.endpoint.url,
                     "engine": report.engine,
                     "version": report.version,
+                    "compose": _compose_json(info),
                     "ports": [{"ip": ip, "port": port, "protocol": proto.value} for ip, port, proto in keys],
                 }
                 for report, info, keys in rows
@@ -342,12 +355,13 @@ def cmd_ps(args: argparse.Namespace, env: Env, out: TextIO, err: TextIO) -> int:
             info.name,
             _short(info.id),
             info.image or "-",
+            _compose_text(info),
             _port_ranges(keys) or "-",
             f"{report.endpoint.url} ({report.engine or 'unknown'})",
         ]
         for report, info, keys in rows
     ]
-    print(_table(["NAME", "ID", "IMAGE", "PORTS", "DAEMON"], table), file=out)
+    print(_table(["NAME", "ID", "IMAGE", "COMPOSE", "PORTS", "DAEMON"], table), file=out)
     return EXIT_OK
 
 
@@ -426,7 +440,8 @@ def cmd_who(args: argparse.Namespace, env: Env, out: TextIO, err: TextIO) -> int
 
     def line(c: ContainerInfo) -> str:
         engine = detection.engines.get(c.daemon or "") or engines.get(c.id) or "unknown"
-        return _safe(f"{c} id {_short(c.id)} on {c.daemon or 'unknown daemon'} ({engine})")
+        compose = "" if c.compose is None else f", compose {c.compose}"
+        return _safe(f"{c} id {_short(c.id)} on {c.daemon or 'unknown daemon'} ({engine}){compose}")
 
     if status == EXIT_OK:
         print(f"{what}: {line(found[0])}", file=out)

@@ -7,6 +7,10 @@ msgspec structs (`dockspec[fast]`), side by side here. Rules applied (issue 2): 
 port, outside 1-65535 or with an unknown protocol are skipped; 0.0.0.0, ::
 and the empty address mean every address (key ip None); names lose their
 leading `/`; a missing name falls back to the image, then the short id.
+Compose (issue 13): only the compose labels of spec/wire.yaml are read
+(compose_of); a Labels that is not an object, or a label that is not a
+non-empty string, counts as absent (labels decorate a container, they never
+make an answer unusable).
 A body that is not a JSON list of objects, or whose fields have the wrong
 types, is an InvalidResponse (strict) or an empty map (lenient).
 """
@@ -18,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from dockspec.errors import InvalidResponse
-from dockspec.models import DEFAULT_LIMITS, ContainerInfo, ContainerPortMap, Limits, PortKey, Protocol
+from dockspec.models import DEFAULT_LIMITS, Compose, ContainerInfo, ContainerPortMap, Limits, PortKey, Protocol
 from dockspec.spec import builtin_spec
 
 if TYPE_CHECKING:
@@ -26,6 +30,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ParsedList",
+    "compose_of",
     "parse_containers_json",
     "parse_containers_json_strict",
     "parse_list",
@@ -55,6 +60,11 @@ class _Keys:
     host_port: str
     protocol: str
     range: str | None
+    labels: str | None
+    compose_project: tuple[str, ...]
+    compose_service: tuple[str, ...]
+    compose_number: tuple[str, ...]
+    max_number_digits: int
     wildcard: frozenset[str]
     protocols: dict[str, Protocol]
     default_protocol: str
@@ -62,6 +72,10 @@ class _Keys:
     short_id_length: int
     ip_keys: dict[str, str | _Skip | None] = attrs.field(factory=dict)
     """Address text to its binding key (None: every address; SKIP: not an address), bounded."""
+    composes: dict[tuple[str, str | None, str | None], Compose] = attrs.field(factory=dict)
+    """(project, service, number text) to its Compose, bounded: a refresh builds no record it built before."""
+    fast_composes: dict[Any, Compose | None] = attrs.field(factory=dict)
+    """The fast decoder's: a (hashable, frozen) ComposeLabels struct to its Compose or None, bounded."""
 
 
 class _Skip:
@@ -70,6 +84,8 @@ class _Skip:
 
 SKIP = _Skip()
 MAX_IP_KEYS = 4096
+MAX_COMPOSES = 4096
+MAX_CACHED_LABEL_CHARS = 512  # only short label texts are cached: 4096 entries stay a few MiB at most
 
 # (id(wire), shape) -> (wire, keys); holding the wire keeps its id from being reused.
 _KEYS_CACHE: dict[tuple[int, str], tuple[WireShapes, _Keys]] = {}
@@ -90,6 +106,11 @@ def _keys(wire: WireShapes, shape: str) -> _Keys:
         host_port=port["host_port"],
         protocol=port["protocol"],
         range=port.get("range"),
+        labels=container.get("labels"),
+        compose_project=wire.compose.project,
+        compose_service=wire.compose.service,
+        compose_number=wire.compose.number,
+        max_number_digits=wire.compose.max_number_digits,
         wildcard=frozenset(wire.wildcard_ips),
         protocols={p: Protocol(p) for p in wire.protocols},
         default_protocol=wire.default_protocol,
@@ -119,6 +140,70 @@ def ip_key(keys: _Keys, text: str) -> str | _Skip | None:
     if len(keys.ip_keys) < MAX_IP_KEYS:
         keys.ip_keys[text] = value
     return value
+
+
+def _first_label(labels: dict[Any, Any], names: tuple[str, ...]) -> str | None:
+    for name in names:
+        value = labels.get(name)
+        if value and type(value) is str:
+            return value
+    return None
+
+
+def compose_of(labels: object, spec: Spec | None = None) -> Compose | None:
+    """The Compose a container's Labels object names, None when it names no project.
+
+    Per field, the first label of spec/wire.yaml's compose table that is a
+    non-empty string wins (com.docker.compose.* before io.podman.compose.*).
+    Anything else (not a dict, values of other types) counts as absent.
+    """
+    if not labels or type(labels) is not dict:
+        return None
+    return _dict_compose(_keys((spec or builtin_spec()).wire, "docker"), labels)
+
+
+def _dict_compose(keys: _Keys, labels: dict[Any, Any]) -> Compose | None:
+    project = _first_label(labels, keys.compose_project)
+    if project is None:
+        return None
+    service = _first_label(labels, keys.compose_service)
+    return _compose(keys, project, service, _first_label(labels, keys.compose_number))
+
+
+def _compose(keys: _Keys, project: str, service: str | None, number: str | None) -> Compose:
+    """The record, number an int only for ASCII digits (at most max_number_digits: int() stays cheap).
+
+    Cached per wire table like ip_keys (a record costs about as much as the
+    ContainerInfo that holds it; the same containers come back every refresh).
+    """
+    found = keys.composes.get((project, service, number))
+    if found is not None:
+        return found
+    value = None
+    if number is not None and len(number) <= keys.max_number_digits and number.isascii() and number.isdigit():
+        value = int(number)
+    found = Compose(project, service, value)
+    if len(keys.composes) < MAX_COMPOSES and _short_texts((project, service, number)):
+        keys.composes[(project, service, number)] = found
+    return found
+
+
+def _short_texts(texts: Any) -> bool:
+    return sum(len(t) for t in texts if t is not None) <= MAX_CACHED_LABEL_CHARS
+
+
+def _fast_compose(keys: _Keys, labels: Any, compose_labels: Any) -> Compose | None:
+    """The Compose of a decoded ComposeLabels struct (the generated compose_labels picks the labels), then cached."""
+    from msgspec.structs import astuple
+
+    project, service, number = compose_labels(labels)
+    compose = None if project is None else _compose(keys, project, service, number)
+    if len(keys.fast_composes) < MAX_COMPOSES and _short_texts(astuple(labels)):
+        keys.fast_composes[labels] = compose
+    return compose
+
+
+UNSEEN: Any = object()
 
 
 def short_container_id(container_id: str) -> str:
@@ -215,6 +300,7 @@ def _parse_stdlib(body: bytes | str, shape: str | None, spec: Spec, limits: Limi
     k_id, k_names, k_image, k_ports = keys.id, keys.names, keys.image, keys.ports
     k_ip, k_port, k_proto, k_range = keys.host_ip, keys.host_port, keys.protocol, keys.range
     prefix, short, default_proto = keys.name_prefix, keys.short_id_length, keys.default_protocol
+    k_labels = keys.labels
     protocols_get = keys.protocols.get
     ip_keys_get = keys.ip_keys.get
     max_bindings = limits.max_bindings
@@ -247,7 +333,9 @@ def _parse_stdlib(body: bytes | str, shape: str | None, spec: Spec, limits: Limi
                     break
         if not name:
             name = image or container_id[:short]
-        info = ContainerInfo(container_id, name, image, daemon=daemon)
+        labels = None if k_labels is None else item.get(k_labels)
+        compose = _dict_compose(keys, labels) if labels and type(labels) is dict else None
+        info = ContainerInfo(container_id, name, image, daemon=daemon, compose=compose)
         append(info)
         ports = item.get(k_ports)
         if not ports:
@@ -346,6 +434,8 @@ def _parse_fast(
         return None
     keys = _keys(spec.wire, shape)
     prefix, short, default_proto = keys.name_prefix, keys.short_id_length, keys.default_protocol
+    compose_labels = wire.compose_labels
+    composes_get = keys.fast_composes.get
     protocols_get = keys.protocols.get
     ip_keys_get = keys.ip_keys.get
     has_range = keys.range is not None
@@ -369,7 +459,11 @@ def _parse_fast(
                     break
         if not name:
             name = image or container_id[:short]
-        info = ContainerInfo(container_id, name, image, daemon=daemon)
+        labels = item.labels
+        compose = None if labels is None else composes_get(labels, UNSEEN)
+        if compose is UNSEEN:
+            compose = _fast_compose(keys, labels, compose_labels)
+        info = ContainerInfo(container_id, name, image, daemon=daemon, compose=compose)
         append(info)
         ports = item.ports
         if not ports:

@@ -14,6 +14,7 @@ import attrs
 
 __all__ = [
     "Ambiguous",
+    "Compose",
     "ContainerInfo",
     "ContainerPortMap",
     "Credentials",
@@ -39,18 +40,39 @@ class Protocol(enum.Enum):
 
 
 @attrs.frozen
+class Compose:
+    """The compose project, service and container number a container's labels name.
+
+    From `com.docker.compose.{project,service,container-number}`, falling
+    back to `io.podman.compose.{project,service}` (spec/wire.yaml's compose
+    table). `service` is None when no service label is set; `number` is None
+    unless its label is ASCII digits.
+    """
+
+    project: str
+    service: str | None = None
+    number: int | None = None
+
+    def __str__(self) -> str:
+        return self.project if self.service is None else f"{self.project}/{self.service}"
+
+
+@attrs.frozen
 class ContainerInfo:
     """A running container that publishes ports. str() gives `name (image)`.
 
     `daemon` is the URL of the daemon it came from (None when parsed from a
     body directly); it takes part in equality so merged maps stay exact.
-    Not ordered: sort with a key (dockspec sorts by `container_sort_key`).
+    `compose` is its compose project and service, None when its labels name
+    no project. Not ordered: sort with a key (dockspec sorts by
+    `container_sort_key`).
     """
 
     id: str
     name: str
     image: str
     daemon: str | None = attrs.field(default=None, kw_only=True)
+    compose: Compose | None = attrs.field(default=None, kw_only=True)
 
     def __str__(self) -> str:
         return f"{self.name} ({self.image})" if self.image else self.name

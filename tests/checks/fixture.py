@@ -4,14 +4,25 @@ from __future__ import annotations
 
 from typing import Any
 
-from dockspec import DEFAULT_LIMITS, ContainerInfo, Protocol, builtin_spec
+from dockspec import DEFAULT_LIMITS, Compose, ContainerInfo, Protocol, builtin_spec
 from dockspec.containers import parse_list
+
+
+def expected_compose(entry: dict[str, Any]) -> Compose | None:
+    """An expect entry's `compose: {project, service, number}`; no key means the labels name no project."""
+    compose = entry.get("compose")
+    if compose is None:
+        return None
+    assert set(compose) == {"project", "service", "number"}, compose
+    return Compose(compose["project"], compose["service"], compose["number"])
 
 
 def expected_bindings(case: dict[str, Any]) -> dict[tuple[str | None, int, Protocol], ContainerInfo]:
     """The fixture's literal expect list as a port-map dict."""
     return {
-        (e["ip"], int(e["port"]), Protocol(e["protocol"])): ContainerInfo(e["id"], e["name"], e["image"])
+        (e["ip"], int(e["port"]), Protocol(e["protocol"])): ContainerInfo(
+            e["id"], e["name"], e["image"], compose=expected_compose(e)
+        )
         for e in case["expect"]
     }
 
