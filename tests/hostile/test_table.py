@@ -37,7 +37,7 @@ def _ps(names: list[str], label: str, *args: str) -> tuple[int, str, str, int]:
             status = main(["ps", *args], {"DOCKER_HOST": fake.url, "HOME": "/nonexistent"}, out, err)
             return status, out.getvalue(), err.getvalue()
 
-        got = measure(label, call)
+        got = measure(label, call, default_limits=True)
     assert got.value is not None
     return (*got.value, got.peak)
 
