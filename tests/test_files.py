@@ -120,3 +120,14 @@ def test_fs_config_files_refuses_another_users_file(tmp_path: Path) -> None:
     with pytest.raises(ContextError, match=f"owned by uid {NOBODY}"):
         FsConfigFiles(owners=frozenset({0})).read_text(str(tmp_path / "config.json"))
     assert "{}" == FsConfigFiles(owners=frozenset({0, NOBODY})).read_text(str(tmp_path / "config.json"))
+
+
+def test_fs_config_files_reads_the_files_of_the_user_it_is_for(tmp_path: Path) -> None:
+    """An Env built for another user (uid) reads that user's files; root's run with that HOME does not."""
+    (tmp_path / "config.json").write_text("{}")
+    os.chown(tmp_path / "config.json", NOBODY, NOBODY)
+    assert "{}" == FsConfigFiles(uid=NOBODY).read_text(str(tmp_path / "config.json"))
+    with pytest.raises(ContextError, match=f"owned by uid {NOBODY}"):
+        FsConfigFiles(uid=0).read_text(str(tmp_path / "config.json"))
+    (tmp_path / "system.conf").write_text("")
+    assert "" == FsConfigFiles(uid=NOBODY).read_text(str(tmp_path / "system.conf"))  # root's files always count

@@ -19,15 +19,16 @@ MAX_CONFIG_BYTES = 1024 * 1024
 MAX_CONFIG_DEPTH = 64
 
 
-def config_owners() -> frozenset[int]:
-    """Whose configuration files are read: the process's own user's, or root's.
+def config_owners(uid: int | None = None) -> frozenset[int]:
+    """Whose configuration files are read: the user they are resolved for (`uid`; default: the process's), or root.
 
     The caller's files are its environment's (its home, DOCKER_CONFIG,
-    CONTAINERS_CONF...), so they should be its own; root's are the system's
-    (/etc, /usr/share). A file owned by anyone else, as when root is pointed
-    at another user's home, is refused.
+    CONTAINERS_CONF...), so they should be that user's own; root's are the
+    system's (/etc, /usr/share). A file owned by anyone else, as when root
+    runs with another user's HOME, is refused. An `Env` built for another
+    user (`Env(uid=1001, home=...)`) names that user: pass its uid.
     """
-    return frozenset({os.geteuid(), 0})
+    return frozenset({os.geteuid() if uid is None else uid, 0})
 
 
 class FsConfigFiles:
@@ -40,11 +41,14 @@ class FsConfigFiles:
     not UTF-8; a read past `deadline`) is a ContextError naming the path: a
     configuration dockspec cannot read is reported, not skipped. Links are
     followed (dotfile managers link config.json), and the file they lead to
-    is checked. `reads` lists the paths actually read, in order.
+    is checked. `owners` defaults to config_owners(uid). `reads` lists the
+    paths actually read, in order.
     """
 
-    def __init__(self, owners: frozenset[int] | None = None, deadline: float | None = None) -> None:
-        self.owners = config_owners() if owners is None else owners
+    def __init__(
+        self, owners: frozenset[int] | None = None, deadline: float | None = None, *, uid: int | None = None
+    ) -> None:
+        self.owners = config_owners(uid) if owners is None else owners
         self.deadline = deadline
         self.reads: list[str] = []
         self._seen: dict[str, str | ContextError | None] = {}
