@@ -10,6 +10,7 @@ command imports what it needs when it runs (psutil for `ports` alone).
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -149,9 +150,33 @@ def _detect(env: Env, err: TextIO) -> Detection:
 # ---------------------------------------------------------------- formatting
 
 
-def _table(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
-    """Columns padded to their widest cell; the last column is not padded."""
-    all_rows = [list(headers), *[[_safe(cell) for cell in r] for r in rows]]
+MAX_CELL = 200
+"""Characters of one text-table cell at most; longer ones end in an ellipsis (`--json` has them whole)."""
+ELLIPSIS = "\u2026"
+
+
+def _cell(value: object) -> str:
+    """One cell: escaped for the terminal (_safe), cut to MAX_CELL characters with an ellipsis."""
+    text = value if isinstance(value, str) else str(value)
+    cut = len(text) > MAX_CELL
+    text = _safe(text[:MAX_CELL] if cut else text)  # cut first: a 2^20-character name is never escaped whole
+    if cut or len(text) > MAX_CELL:
+        text = text[: MAX_CELL - 1] + ELLIPSIS
+    return text
+
+
+def _row(row: Sequence[object], columns: int) -> list[str]:
+    """A row's cells, exactly `columns` of them; a row that cannot be rendered is one `?` row, not an abort."""
+    try:
+        cells = [_cell(cell) for cell in row]
+    except Exception:
+        cells = ["?"]
+    return (cells + ["-"] * columns)[:columns]
+
+
+def _table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
+    """Columns padded to their widest cell (at most MAX_CELL); the last column is not padded."""
+    all_rows = [list(headers), *[_row(r, len(headers)) for r in rows]]
     widths = [max(len(r[i]) for r in all_rows) for i in range(len(headers))]
     lines = []
     for row in all_rows:
@@ -569,9 +594,14 @@ class _VersionAction(argparse.Action):
         parser.exit()
 
 
+MAX_STOP_SECONDS = 86_400
+"""`stop -t`'s ceiling: a day. Past it the deadline (now + t) overflows the clock's range (20 digits did)."""
+
+
 def _seconds(text: str) -> int:
-    if not text.isascii() or not text.isdigit():
-        raise argparse.ArgumentTypeError(f"not a number of seconds (0 or more): {text!r}")
+    """`stop -t`: ASCII digits, 0 to MAX_STOP_SECONDS (a usage error otherwise, before any daemon is asked)."""
+    if not text.isascii() or not text.isdigit() or len(text) > 6 or int(text) > MAX_STOP_SECONDS:
+        raise argparse.ArgumentTypeError(f"not a number of seconds from 0 to {MAX_STOP_SECONDS}: {text!r}")
     return int(text)
 
 
@@ -646,6 +676,21 @@ def _quiet(out: TextIO) -> None:
         pass
 
 
+def _tolerant(stream: TextIO) -> TextIO:
+    """The process's own stdout or stderr, writing what its encoding cannot hold as backslash escapes.
+
+    An ASCII-only stream (PYTHONIOENCODING=ascii, LANG=C on old Pythons)
+    met a container name in UTF-8 with UnicodeEncodeError; `wéb` is now
+    printed `w\\xe9b`. JSON output is ASCII already (json.dumps escapes).
+    """
+    if isinstance(stream, io.TextIOWrapper) and stream.errors == "strict":
+        try:
+            stream.reconfigure(errors="backslashreplace")
+        except (ValueError, OSError):
+            pass
+    return stream
+
+
 def main(
     argv: Sequence[str] | None = None,
     env: Env | Mapping[str, str] | None = None,
@@ -658,8 +703,8 @@ def main(
     process's arguments, environment, stdout and stderr. `env` may be an Env
     or a mapping of environment variables.
     """
-    out = sys.stdout if out is None else out
-    err = sys.stderr if err is None else err
+    out = _tolerant(sys.stdout) if out is None else out
+    err = _tolerant(sys.stderr) if err is None else err
     try:
         try:
             args = build_parser(out, err).parse_args(argv)

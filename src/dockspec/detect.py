@@ -88,7 +88,7 @@ def resolve_endpoints(env: Env, spec: Spec) -> tuple[list[Endpoint], bool]:
         return [chosen], True  # no certificates to attach: dockspec.contexts is not even imported
     from dockspec.contexts import select, with_env_tls
 
-    files = FsConfigFiles()
+    files = FsConfigFiles(uid=env.uid)  # the files of the user the Env describes, or root's
     if chosen is not None:
         return [with_env_tls(chosen, env, spec, files)], True
     selection = select(env, spec, files)

@@ -222,12 +222,27 @@ class Limits:
         to, counted before each entry is expanded (a range counts its size,
         duplicates included), so it bounds the expansion work as well as
         the map (65535 ports x 2 protocols x a few addresses).
+
+    The rootless Podman resolver (dockspec.podman), per resolution of one
+    rootlessport process, when its storage belongs to another user:
+    max_index_entries: storage index entries looked at (each may cost a
+        config read); Podman keeps one per container, running or not.
+    max_index_bytes: one containers.json (about 1 KiB per container).
+    max_oci_config_bytes: one container's userdata/config.json (an OCI
+        runtime config is 10-30 KiB; a huge environment fits in 1 MiB).
+    max_resolve_bytes: every storage byte one resolution reads, together.
+    resolve_deadline: seconds for one resolution, its reads together.
     """
 
     deadline: float = 3.0
     max_header_bytes: int = 64 * 1024
     max_body_bytes: int = 64 * 1024 * 1024
     max_bindings: int = 262_144
+    max_index_entries: int = 4096
+    max_index_bytes: int = 16 * 1024 * 1024
+    max_oci_config_bytes: int = 1024 * 1024
+    max_resolve_bytes: int = 64 * 1024 * 1024
+    resolve_deadline: float = 1.0
 
 
 DEFAULT_LIMITS = Limits()

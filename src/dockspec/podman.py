@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -19,11 +20,12 @@ import attrs
 from dockspec._generated.models import Spec
 from dockspec.containers import short_container_id
 from dockspec.env import Env
-from dockspec.models import ContainerInfo
+from dockspec.models import DEFAULT_LIMITS, ContainerInfo, Limits
 from dockspec.spec import builtin_spec
 
 __all__ = [
     "RootlessPodmanResolver",
+    "is_storage_id",
     "StoredContainer",
     "is_podman_rootlessport_process",
     "lookup_rootless_podman_container",
@@ -57,6 +59,14 @@ class StoredContainer:
     image: str
 
 
+_STORAGE_ID = re.compile(r"[0-9a-f]{64}")
+
+
+def is_storage_id(value: object) -> bool:
+    """Whether `value` is a container id as Podman's storage writes it (64 lowercase hex): safe in a path."""
+    return isinstance(value, str) and _STORAGE_ID.fullmatch(value) is not None
+
+
 def _as_list(data: bytes) -> list[Any]:
     try:
         value = json.loads(data)
@@ -65,12 +75,22 @@ def _as_list(data: bytes) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
-def parse_storage_index(data: bytes) -> list[StoredContainer]:
-    """Containers of a storage index; unusable entries are skipped."""
+def parse_storage_index(data: bytes, max_entries: int | None = None) -> list[StoredContainer]:
+    """Containers of a storage index, each id once; unusable entries are skipped.
+
+    An id must be 64 lowercase hex (it becomes a path: no NUL, no `..`, no
+    `/`). At most `max_entries` entries are looked at (usable or not); the
+    rest are ignored.
+    """
     result = []
-    for item in _as_list(data):
-        if not isinstance(item, dict) or not isinstance(item.get("id"), str):
+    seen: set[str] = set()
+    items = _as_list(data)
+    if max_entries is not None:
+        items = items[:max_entries]
+    for item in items:
+        if not isinstance(item, dict) or not is_storage_id(item.get("id")) or item["id"] in seen:
             continue
+        seen.add(item["id"])
         names = item.get("names")
         name = names[0] if isinstance(names, list) and names and isinstance(names[0], str) else ""
         image = ""
@@ -95,7 +115,8 @@ def network_namespace_of(config: bytes) -> str | None:
         doc = json.loads(config)
     except (ValueError, RecursionError):
         return None
-    namespaces = doc.get("linux", {}).get("namespaces") if isinstance(doc, dict) else None
+    linux = doc.get("linux") if isinstance(doc, dict) else None
+    namespaces = linux.get("namespaces") if isinstance(linux, dict) else None
     if not isinstance(namespaces, list):
         return None
     for ns in namespaces:
@@ -124,51 +145,78 @@ def storage_dirs(env: Env, spec: Spec, extra_homes: Iterable[str] = ()) -> list[
 
 
 class RootlessPodmanResolver:
-    """Resolves rootlessport pids to containers, caching per pid and per netns.
+    """Resolves rootlessport pids to containers, caching per (pid, start time) and per (owner uid, netns).
 
     `reader` does the file reads (dockspec._io.podman_fs.FsReader by
-    default); a cache hit reads nothing.
+    default). A match is accepted only from storage owned by the uid that
+    runs the process, so one user's files never name another user's
+    socket. A cached pid is served only while its start time is the one
+    seen (a reused pid is resolved afresh); a cache hit reads no storage.
+    One resolution is bounded by `limits` (max_index_entries,
+    max_index_bytes, max_oci_config_bytes, max_resolve_bytes,
+    resolve_deadline) and reads each path at most once.
     """
 
-    def __init__(self, reader: Any = None, spec: Spec | None = None) -> None:
+    def __init__(self, reader: Any = None, spec: Spec | None = None, limits: Limits | None = None) -> None:
         if reader is None:
             from dockspec._io.podman_fs import FsReader
 
             reader = FsReader()
         self.reader = reader
         self.spec = spec or builtin_spec()
-        self._by_pid: dict[int, ContainerInfo | None] = {}
-        self._by_netns: dict[str, ContainerInfo] = {}
+        self.limits = limits or DEFAULT_LIMITS
+        self._by_pid: dict[int, tuple[int, ContainerInfo | None]] = {}
+        self._by_netns: dict[tuple[int, str], ContainerInfo] = {}
 
     def resolve(self, pid: int, env: Env) -> ContainerInfo | None:
-        if pid in self._by_pid:
-            return self._by_pid[pid]
-        storage = self.spec.podman_storage
-        netns = netns_from_links(self.reader.fd_links(pid), storage.netns_marker)
+        started = self.reader.start_time(pid)
+        cached = self._by_pid.get(pid)
+        if cached is not None and started is not None and cached[0] == started:
+            return cached[1]
+        self.reader.begin(self.limits.resolve_deadline)
         info = None
-        if netns is not None:
-            info = self._by_netns.get(netns)
+        uid = self.reader.owner(pid)
+        netns = netns_from_links(self.reader.fd_links(pid), self.spec.podman_storage.netns_marker)
+        if netns is not None and uid is not None:
+            info = self._by_netns.get((uid, netns))
             if info is None:
-                info = self._scan(netns, env, pid)
-        self._by_pid[pid] = info
+                info = self._scan(netns, env, uid)
+        if started is not None:
+            self._by_pid[pid] = (started, info)
         return info
 
-    def _scan(self, netns: str, env: Env, pid: int) -> ContainerInfo | None:
+    def _scan(self, netns: str, env: Env, uid: int) -> ContainerInfo | None:
         storage = self.spec.podman_storage
-        owner_home = self.reader.owner_home(pid)
-        for directory in storage_dirs(env, self.spec, [owner_home] if owner_home else []):
-            index = self.reader.read(os.path.join(directory, storage.containers_file))
+        limits = self.limits
+        home = self.reader.home_of(uid)
+        budget = limits.max_resolve_bytes
+        read: set[str] = set()
+
+        def take(path: str, limit: int) -> bytes | None:
+            nonlocal budget
+            if path in read or budget <= 0 or self.reader.expired():
+                return None
+            read.add(path)
+            data: bytes | None = self.reader.read(path, min(limit, budget), uid)
+            if data is not None:
+                budget -= len(data)
+            return data
+
+        for directory in storage_dirs(env, self.spec, [home] if home else []):
+            index = take(os.path.join(directory, storage.containers_file), limits.max_index_bytes)
             if index is None:
                 continue
-            for stored in parse_storage_index(index):
-                config = self.reader.read(os.path.join(directory, stored.id, storage.config_file))
+            for stored in parse_storage_index(index, limits.max_index_entries):
+                config = take(os.path.join(directory, stored.id, storage.config_file), limits.max_oci_config_bytes)
                 if config is None:
+                    if budget <= 0 or self.reader.expired():
+                        return None
                     continue
                 path = network_namespace_of(config)
                 if path is None:
                     continue
                 info = ContainerInfo(stored.id, stored.name, stored.image)
-                self._by_netns.setdefault(path, info)
+                self._by_netns.setdefault((uid, path), info)
                 if path == netns:
                     return info
         return None

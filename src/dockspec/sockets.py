@@ -17,7 +17,9 @@ from collections.abc import Callable, Iterable, Mapping
 import attrs
 
 from dockspec._generated.models import HelperProcess, Spec
+from dockspec.addresses import parse_port
 from dockspec.cgroups import CgroupMatch
+from dockspec.errors import InvalidAddress
 from dockspec.models import Ambiguous, ContainerInfo, ContainerPortMap, Found, Protocol
 from dockspec.ports import lookup_published_container
 
@@ -143,13 +145,17 @@ def _by_helper(
         return Attribution(found, via=helper.resolve) if found is not None else None
     if helper.resolve == "cmdline-ports" and helper.port_flag:
         value = flag_value(sock.cmdline, helper.port_flag)
-        if value is None or not value.isdigit():
+        try:
+            port = parse_port(value) if value is not None else None  # ASCII digits, 1-65535 (not `²`)
+        except InvalidAddress:
+            port = None
+        if port is None:
             return None
         # The listening address is the helper's host address (docker-proxy
         # binds exactly -host-ip); a spec'd ip_flag, when the schema has one, wins.
         ip_flag = getattr(helper, "ip_flag", None)
         ip = (flag_value(sock.cmdline, ip_flag) if isinstance(ip_flag, str) else None) or sock.ip
-        match = lookup_published_container(port_map, (ip, int(value)), sock.protocol)
+        match = lookup_published_container(port_map, (ip, port), sock.protocol)
         return Attribution(match.container, via=helper.resolve) if isinstance(match, Found) else None
     if helper.resolve == "rootless-netns" and rootless is not None and sock.pid is not None and sock.process:
         info = rootless(sock.pid, sock.process)

@@ -40,7 +40,8 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    records = [r for r in RECORDS if r.test not in XFAILED]
+    everything = [r for r in RECORDS if r.test not in XFAILED]
+    records = [r for r in everything if not r.default_limits]
     if not records:
         return
     slowest = max(records, key=lambda r: r.elapsed)
@@ -58,3 +59,10 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         both = max(together, key=lambda r: r.peak)
         terminalreporter.write_line(f"peak memory of calls run together: {both.peak / 1024:.0f} KiB ({both.label})")
     terminalreporter.write_line(f"baseline (a good daemon through the table): {BASELINE[0] / 1024:.0f} KiB")
+    cli = [r for r in everything if r.default_limits]
+    if cli:
+        slowest, largest = max(cli, key=lambda r: r.elapsed), max(cli, key=lambda r: r.peak)
+        terminalreporter.write_line(
+            f"{len(cli)} calls under the default limits (the CLI's): worst time {slowest.elapsed:.3f} s "
+            f"({slowest.label}), peak {largest.peak / 1024:.0f} KiB ({largest.label})"
+        )

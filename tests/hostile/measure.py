@@ -64,13 +64,15 @@ class Measured(Generic[T]):
     """The pytest node id (the summary leaves out tests marked xfail)."""
     together: bool = False
     """Measured at the same time as other calls: `peak` is theirs together."""
+    default_limits: bool = False
+    """Run under the default Limits (the CLI's), not the suite's LIMITS: summarised apart."""
 
 
 RECORDS: list[Measured[object]] = []
 _LOCK = threading.Lock()
 
 
-def measure(label: str, call: Callable[[], T]) -> Measured[T]:
+def measure(label: str, call: Callable[[], T], *, default_limits: bool = False) -> Measured[T]:
     """Run `call` (catching DockspecError only), timing it and tracing its peak memory."""
     with _LOCK:
         tracemalloc.start()
@@ -87,7 +89,7 @@ def measure(label: str, call: Callable[[], T]) -> Measured[T]:
             _, peak = tracemalloc.get_traced_memory()
             tracemalloc.stop()
     test = os.environ.get("PYTEST_CURRENT_TEST", "").rsplit(" ", 1)[0]
-    result: Measured[T] = Measured(label, elapsed, peak, value, error, test)
+    result: Measured[T] = Measured(label, elapsed, peak, value, error, test, default_limits=default_limits)
     RECORDS.append(result)  # type: ignore[arg-type]
     return result
 

@@ -17,6 +17,8 @@ import ssl
 import time
 from typing import NoReturn
 
+from dockspec._io.config_fs import config_owners
+from dockspec._io.files import Refused, open_regular, read_file
 from dockspec._io.net import RECV_SIZE, Unreachable, connect_tcp, describe
 from dockspec.addresses import split_host_port
 from dockspec.errors import ContextError, InvalidResponse
@@ -29,25 +31,81 @@ def _no_password() -> NoReturn:
     raise ContextError("the TLS client key is encrypted; dockspec (like the docker CLI) needs an unencrypted key")
 
 
+# A PEM certificate, key or CA bundle; Debian's whole system bundle is ~220 KiB.
+MAX_PEM_BYTES = 1024 * 1024
+
+
+def _exists(path: str) -> bool:
+    """Whether a regular file is at `path` (dockspec._io.files' checks; a FIFO or device is refused)."""
+    try:
+        fd = open_regular(path, MAX_PEM_BYTES, owners=config_owners())
+    except Refused as exc:
+        raise ContextError(f"TLS file {exc.path} cannot be used: {exc.reason}") from None
+    if fd is None:
+        return False
+    os.close(fd)
+    return True
+
+
 def client_cert_files(credentials: Credentials) -> tuple[str, str] | None:
     """(cert, key) when both files exist: the docker CLI drops a default pair that is missing."""
     cert, key = credentials.cert_file, credentials.key_file
-    if cert is not None and key is not None and os.path.exists(cert) and os.path.exists(key):
+    if cert is not None and key is not None and _exists(cert) and _exists(key):
         return cert, key
     return None
+
+
+def _read_pem(path: str) -> str:
+    try:
+        data = read_file(path, MAX_PEM_BYTES, owners=config_owners())
+    except Refused as exc:
+        raise ContextError(f"TLS file {exc.path} cannot be used: {exc.reason}") from None
+    if data is None:
+        raise ContextError(f"TLS CA file {path} does not exist (set DOCKER_CERT_PATH?)")
+    try:
+        return data.decode("ascii")
+    except UnicodeDecodeError:
+        raise ContextError(f"TLS CA file {path} is not PEM text") from None
+
+
+def _load_cert_chain(context: ssl.SSLContext, cert: str, key: str) -> None:
+    """load_cert_chain on descriptors checked by dockspec._io.files (via /proc/self/fd), not on the paths.
+
+    ssl opens what it is given with a plain open(): a path swapped for a FIFO
+    after the check would block it. /proc/self/fd/N reopens the very file
+    checked. Where there is no /proc, the checked paths are passed.
+    """
+    if not os.path.isdir("/proc/self/fd"):
+        context.load_cert_chain(cert, key, password=_no_password)
+        return
+    fds: list[int] = []
+    try:
+        for path in (cert, key):
+            try:
+                fd = open_regular(path, MAX_PEM_BYTES, owners=config_owners())
+            except Refused as exc:
+                raise ContextError(f"TLS file {exc.path} cannot be used: {exc.reason}") from None
+            if fd is None:
+                raise ContextError(f"TLS file {path} does not exist")
+            fds.append(fd)
+        context.load_cert_chain(f"/proc/self/fd/{fds[0]}", f"/proc/self/fd/{fds[1]}", password=_no_password)
+    finally:
+        for fd in fds:
+            os.close(fd)
 
 
 def client_context(credentials: Credentials) -> ssl.SSLContext:
     """An SSLContext for `credentials`: TLS 1.2+, CA and host name checked unless verify is off.
 
     Raises ContextError when a named CA file is missing or unreadable, or the
-    client certificate and key cannot be loaded.
+    client certificate and key cannot be loaded. Every file is read through
+    dockspec._io.files (a regular file owned by the user or root, at most
+    MAX_PEM_BYTES), never opened by ssl itself.
     """
     try:
         if credentials.verify:
-            if credentials.ca_file is not None and not os.path.exists(credentials.ca_file):
-                raise ContextError(f"TLS CA file {credentials.ca_file} does not exist (set DOCKER_CERT_PATH?)")
-            context = ssl.create_default_context(cafile=credentials.ca_file)
+            cadata = None if credentials.ca_file is None else _read_pem(credentials.ca_file)
+            context = ssl.create_default_context(cadata=cadata)
         else:
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
             context.check_hostname = False
@@ -55,7 +113,7 @@ def client_context(credentials: Credentials) -> ssl.SSLContext:
         context.minimum_version = ssl.TLSVersion.TLSv1_2
         pair = client_cert_files(credentials)
         if pair is not None:
-            context.load_cert_chain(pair[0], pair[1], password=_no_password)
+            _load_cert_chain(context, pair[0], pair[1])
     except ssl.SSLError as exc:
         raise ContextError(f"TLS files of the endpoint cannot be loaded: {exc.reason or exc}") from None
     except OSError as exc:
