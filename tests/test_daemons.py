@@ -9,6 +9,7 @@ from dockspec._http import Response
 from dockspec.daemons import (
     ListPlan,
     build_stop_target,
+    check_stop_timeout,
     engine_of,
     outcome_of,
     profile_for,
@@ -153,3 +154,14 @@ QUIRK = b'{"cause":"container state improper","message":"can only kill running c
 )
 def test_podman_kill_outcomes_by_version(version: str | None, status: int, body: bytes, outcome: StopOutcome) -> None:
     assert outcome == outcome_of(profile_for("podman", SPEC), version, "kill", answer(status, body=body))
+
+
+@pytest.mark.parametrize("timeout", [0, 10, 86_400])
+def test_stop_timeouts_in_range_pass(timeout: int) -> None:
+    check_stop_timeout(timeout)
+
+
+@pytest.mark.parametrize("timeout", [-1, 86_401, 10**20, 1.5, True, "10"])
+def test_stop_timeouts_out_of_range_are_refused_before_any_io(timeout: object) -> None:
+    with pytest.raises(ValueError, match="whole seconds from 0 to 86400"):
+        check_stop_timeout(timeout)  # type: ignore[arg-type]

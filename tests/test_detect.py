@@ -253,3 +253,14 @@ def test_begin_detection_runs_in_the_background_and_is_strict_about_the_environm
     with pytest.raises(InvalidDockerHost):
         begin_detection(spec=SPEC, env=env_for(DOCKER_HOST="foo://bar"))
     assert {} == dict(await_detection(start_detection(spec=SPEC, env=env_for(DOCKER_HOST="foo://bar"))))
+
+
+@pytest.mark.parametrize("timeout", [-1, 86_401, 10**20])
+def test_stop_container_refuses_a_timeout_out_of_range_before_any_request(timeout: int) -> None:
+    daemon = FakeDaemon()
+    try:
+        with pytest.raises(ValueError, match="whole seconds from 0 to 86400"):
+            stop_container("web", timeout=timeout, env=Env(environ={"DOCKER_HOST": f"unix://{daemon.path}"}))
+        assert [] == daemon.requests
+    finally:
+        daemon.close()

@@ -594,12 +594,10 @@ class _VersionAction(argparse.Action):
         parser.exit()
 
 
-MAX_STOP_SECONDS = 86_400
-"""`stop -t`'s ceiling: a day. Past it the deadline (now + t) overflows the clock's range (20 digits did)."""
-
-
 def _seconds(text: str) -> int:
-    """`stop -t`: ASCII digits, 0 to MAX_STOP_SECONDS (a usage error otherwise, before any daemon is asked)."""
+    """`stop -t`: ASCII digits, 0 to daemons.MAX_STOP_SECONDS (a usage error otherwise, before any daemon is asked)."""
+    from dockspec.daemons import MAX_STOP_SECONDS
+
     if not text.isascii() or not text.isdigit() or len(text) > 6 or int(text) > MAX_STOP_SECONDS:
         raise argparse.ArgumentTypeError(f"not a number of seconds from 0 to {MAX_STOP_SECONDS}: {text!r}")
     return int(text)

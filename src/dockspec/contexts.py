@@ -65,7 +65,7 @@ if sys.version_info >= (3, 11):
     def _load_toml(text: str, path: str) -> dict[str, Any]:
         try:
             return tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
+        except (tomllib.TOMLDecodeError, RecursionError) as exc:
             raise ContextError(f"containers.conf {path} is not valid TOML: {exc}") from None
 
 else:  # pragma: no cover - Python 3.10 has no tomllib: containers.conf is not read
@@ -137,7 +137,7 @@ def _load_json(files: ConfigFiles, path: str, what: str) -> Any:
         return None
     try:
         return json.loads(text)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise ContextError(f"{what} {path} is not valid JSON: {exc}") from None
 
 

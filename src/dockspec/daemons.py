@@ -160,6 +160,16 @@ def action_of(force: bool) -> str:
     return "kill" if force else "stop"
 
 
+MAX_STOP_SECONDS = 86_400
+"""The longest stop grace period dockspec asks for (a day): past it, now + t overflows the clock's range."""
+
+
+def check_stop_timeout(timeout: int) -> None:
+    """ValueError unless `timeout` is whole seconds from 0 to MAX_STOP_SECONDS, checked before any I/O."""
+    if type(timeout) is not int or not 0 <= timeout <= MAX_STOP_SECONDS:
+        raise ValueError(f"stop timeout must be whole seconds from 0 to {MAX_STOP_SECONDS}, not {timeout!r}")
+
+
 def build_stop_target(profile: DaemonProfile, container_id: str, force: bool, timeout: int) -> str:
     """The request target of stop (graceful, daemon waits `timeout` s) or kill."""
     validate_container_id(container_id)

@@ -22,6 +22,7 @@ from dockspec.daemons import (
     ListPlan,
     action_of,
     build_stop_target,
+    check_stop_timeout,
     engine_of,
     outcome_of,
     profile_for,
@@ -403,8 +404,7 @@ def request_stop(
     from dockspec.spec import builtin_spec
 
     validate_container_id(container_id)
-    if timeout < 0:
-        raise ValueError(f"stop timeout must be 0 or more seconds, not {timeout}")
+    check_stop_timeout(timeout)
     spec = spec or builtin_spec()
     env = env or Env.from_os(home)
     endpoints, explicit = resolve_endpoints(env, spec)
