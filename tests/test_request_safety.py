@@ -166,7 +166,7 @@ ids = st.one_of(
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(ids, st.booleans(), st.integers(0, 10**6))
+@given(ids, st.booleans(), st.integers(0, 86_400))
 def test_ids_are_refused_or_pasted_verbatim(answering: FakeDaemon, container_id: str, force: bool,
                                             timeout: int) -> None:
     before = len(answering.raw)
