@@ -148,6 +148,12 @@ forget_dead_podman() {
   done
   log "rootful podman: no process of an earlier run is alive; resetting its runtime state (/run/libpod/alive, netavark's iptables chains)"
   rm -f /run/libpod/alive
+  # Its lock segment in /dev/shm (kept like /run) still holds the dead
+  # containers' locks (see forget_dead_podman_rootless). /dev/shm is shared
+  # with a chrooted Podman 5 of scripts/engines.sh: only when none runs either.
+  if ! pgrep -u 0 -x conmon >/dev/null && ! pgrep -u 0 -f '^podman system service' >/dev/null; then
+    rm -f /dev/shm/libpod_lock
+  fi
   # A killed Podman never tore down its containers' port forwarding: the DNAT
   # rules to the dead containers' addresses stay first in netavark's chains,
   # and the restarted container's port does not answer (seen: 28080, after a
@@ -165,12 +171,16 @@ forget_dead_podman_rootless() {
   [ -e "$tmp/alive" ] || [ -e "$tmp/pause.pid" ] || return 0
   # Podman's own processes only, and only live ones: a container's payload
   # (httpd, sh) or a zombie outliving the pause process does not keep it usable.
-  local p
-  for p in $(pgrep -u "$RL_UID" -x 'podman|conmon|catatonit|slirp4netns|rootlessport|rootlessport-child'); do
-    alive "$p" && return 0
+  local p comm
+  for p in $(pgrep -u "$RL_UID"); do
+    comm=$(cat "/proc/$p/comm" 2>/dev/null) || continue
+    case $comm in podman|conmon|catatonit|slirp4netns|rootlessport|rootlessport-chi*) alive "$p" && return 0 ;; esac
   done
-  log "rootless podman: no Podman process of $RL_USER is alive; resetting its runtime state ($tmp/alive, pause.pid)"
-  rm -f "$tmp/alive" "$tmp/pause.pid"
+  # Its lock segment in /dev/shm (a tmpfs, kept like /run) still holds the dead
+  # containers' locks: the refresh then fails ("acquiring lock N ... file
+  # exists") and a new container can get a lock in use (seen: 'stopping').
+  log "rootless podman: no Podman process of $RL_USER is alive; resetting its runtime state ($tmp/alive, pause.pid, /dev/shm/libpod_rootless_lock_$RL_UID)"
+  rm -f "$tmp/alive" "$tmp/pause.pid" "/dev/shm/libpod_rootless_lock_$RL_UID"
 }
 
 start_podman() {
