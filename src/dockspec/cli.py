@@ -236,7 +236,7 @@ def _attributions(
 ) -> list[tuple[HostSocket, Attribution]]:
     """Each socket with its container: helper evidence, cgroup, binding, fallback (dockspec.sockets.attribute)."""
     from dockspec.podman import RootlessPodmanResolver, lookup_rootless_podman_container
-    from dockspec.sockets import attribute, cgroup_lookup
+    from dockspec.sockets import Attribution, attribute, cgroup_lookup
     from dockspec.spec import builtin_spec
 
     spec = builtin_spec()
@@ -246,7 +246,13 @@ def _attributions(
     def rootless(pid: int, name: str) -> ContainerInfo | None:
         return lookup_rootless_podman_container(pid, name, resolver, env=env)
 
-    return [(s, attribute(s, detection.port_map, detection.containers, spec, rootless, cgroup)) for s in sockets]
+    def attributed(sock: HostSocket) -> Attribution:
+        try:
+            return attribute(sock, detection.port_map, detection.containers, spec, rootless, cgroup)
+        except Exception:  # one socket's evidence that cannot be read: that row unnamed, the table goes on
+            return Attribution()
+
+    return [(s, attributed(s)) for s in sockets]
 
 
 def _holder_name(a: Attribution, container: ContainerInfo) -> str:
