@@ -1,4 +1,4 @@
-"""Test configuration: the `live` marker must not be skipped when CI is set."""
+"""Test configuration: the `live` and `root` markers must not be skipped when CI is set."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ import pytest
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> Generator[None, Any, Any]:
     report = yield
-    if report.skipped and os.environ.get("CI") and item.get_closest_marker("live") is not None:
-        report.outcome = "failed"
-        report.longrepr = f"live test skipped in CI (CI is set): {report.longrepr}"
+    for marker in ("live", "root"):
+        if report.skipped and os.environ.get("CI") and item.get_closest_marker(marker) is not None:
+            report.outcome = "failed"
+            report.longrepr = f"{marker} test skipped in CI (CI is set): {report.longrepr}"
     return report

@@ -443,9 +443,12 @@ def test_stop_and_kill_outcomes(action: str, status: int, outcome: str, exit_sta
     finally:
         fake.close()
     assert exit_status == result.returncode, result
-    assert [{"container": "web", "action": action, "outcome": outcome}] == json.loads(result.stdout)
+    acted = None if outcome == "not_found" else fake.url
+    assert [{"container": "web", "action": action, "outcome": outcome, "daemon": acted,
+             "origin": acted and "DOCKER_HOST"}] == json.loads(result.stdout)
     assert exit_status == text.returncode
     assert text.stdout.startswith("web: ")
+    assert (acted is not None) == (f"DOCKER_HOST, {fake.url}" in text.stdout)
     assert "Traceback" not in result.stderr + text.stderr
 
 
@@ -453,7 +456,7 @@ def test_stop_passes_the_timeout() -> None:
     with fake_daemon({("POST", "/containers/web/stop?t=3"): http_response(204, "", DOCKER_HEADERS)}) as fake:
         result = run("stop", "-t", "3", "web", host=fake.url)
     assert 0 == result.returncode, result
-    assert "web: stopped" == result.stdout.strip()
+    assert f"web: stopped (by DOCKER_HOST, {fake.url})" == result.stdout.strip()
 
 
 def test_a_failed_stop_is_one_round_of_requests() -> None:
@@ -463,7 +466,8 @@ def test_a_failed_stop_is_one_round_of_requests() -> None:
         result = run("stop", "web", host=fake.url)
     finally:
         fake.close()
-    assert (1, "web: stop failed (a daemon refused or answered badly)\n") == (result.returncode, result.stdout)
+    assert (1, f"web: stop failed at DOCKER_HOST, {fake.url} (it refused or answered badly)\n") == (
+        result.returncode, result.stdout)
     assert [("POST", "/containers/web/stop?t=10")] == [(m, t) for m, t, _ in fake.requests]
 
 

@@ -153,21 +153,74 @@ def test_await_returns_within_its_timeout_whatever_the_daemon_does() -> None:
         assert time.monotonic() - started < 1.0
 
 
-def test_stop_falls_through_a_404_to_the_next_daemon(tmp_path: pytest.TempPathFactory) -> None:
+INSPECT = http_response(200, '{"Id": "' + "d" * 64 + '"}', DOCKER_HEADERS)
+STOPPED = http_response(204, b"", DOCKER_HEADERS)
+
+
+def two_daemon_env(tmp_path: pytest.TempPathFactory, first: FakeDaemon, second: FakeDaemon) -> Env:
+    """A home whose table has `first` (docker-desktop) then `second` (docker-desktop-run)."""
     import os
 
-    first = FakeDaemon()  # answers 404 to everything
-    second = FakeDaemon({("POST", "/containers/web/stop?t=10"): http_response(204, b"", DOCKER_HEADERS)})
     home = str(tmp_path)
-    os.makedirs(f"{home}/.docker/desktop")
-    os.makedirs(f"{home}/.docker/run")
-    os.symlink(first.path, f"{home}/.docker/desktop/docker.sock")
-    os.symlink(second.path, f"{home}/.docker/run/docker.sock")
-    env = Env(platform="linux", home=home, environ={})
+    for slot, daemon in (("desktop", first), ("run", second)):
+        os.makedirs(f"{home}/.docker/{slot}")
+        os.symlink(daemon.path, f"{home}/.docker/{slot}/docker.sock")
+    return Env(platform="linux", home=home, environ={})
+
+
+def posts(daemon: FakeDaemon) -> list[str]:
+    return [t for m, t, _ in daemon.requests if m == "POST"]
+
+
+def test_stop_asks_the_one_daemon_that_knows_the_name(tmp_path: pytest.TempPathFactory) -> None:
+    first = FakeDaemon()  # answers 404 to everything
+    second = FakeDaemon({("GET", "/containers/web/json"): INSPECT, ("POST", "/containers/web/stop?t=10"): STOPPED})
     try:
-        assert stop_container("web", env=env, spec=SPEC) == StopOutcome.STOPPED
-        assert stop_container("other", env=env, spec=SPEC) == StopOutcome.NOT_FOUND
-        assert [(m, t) for m, t, _ in first.requests][:1] == [("POST", "/containers/web/stop?t=10")]
+        env = two_daemon_env(tmp_path, first, second)
+        report = request_stop("web", env=env, spec=SPEC)
+        assert (StopOutcome.STOPPED, "docker-desktop-run") == (report.outcome, getattr(report.daemon, "origin", None))
+        assert [] == posts(first)  # the daemon that does not know it is never asked to stop it
+        other = request_stop("other", env=env, spec=SPEC)
+        assert (StopOutcome.NOT_FOUND, True, None) == (other.outcome, other.answered, other.daemon)
+        assert ["/containers/web/stop?t=10"] == posts(second)
+    finally:
+        first.close()
+        second.close()
+
+
+def test_a_name_two_daemons_know_is_refused_unless_one_is_picked(tmp_path: pytest.TempPathFactory) -> None:
+    from dockspec import AmbiguousContainer
+
+    routes = {("GET", "/containers/web/json"): INSPECT, ("POST", "/containers/web/kill"): STOPPED}
+    first, second = FakeDaemon(routes), FakeDaemon(routes)
+    try:
+        env = two_daemon_env(tmp_path, first, second)
+        with pytest.raises(AmbiguousContainer) as refused:
+            stop_container("web", force=True, env=env, spec=SPEC)
+        slots = tuple(f"unix://{tmp_path}/.docker/{slot}/docker.sock" for slot in ("desktop", "run"))
+        assert slots == refused.value.daemons
+        assert "docker-desktop " in str(refused.value) and "docker-desktop-run " in str(refused.value)
+        assert [] == posts(first) + posts(second)  # nothing was stopped
+        by_origin = request_stop("web", force=True, env=env, spec=SPEC, daemon="docker-desktop-run")
+        assert (StopOutcome.STOPPED, slots[1]) == (by_origin.outcome, getattr(by_origin.daemon, "url", None))
+        assert StopOutcome.STOPPED == stop_container("web", force=True, env=env, spec=SPEC, daemon=slots[0])
+        assert (["/containers/web/kill"], ["/containers/web/kill"]) == (posts(first), posts(second))
+        with pytest.raises(DaemonNotFound, match="'nope'"):
+            stop_container("web", force=True, env=env, spec=SPEC, daemon="nope")
+    finally:
+        first.close()
+        second.close()
+
+
+def test_a_daemon_that_cannot_answer_the_inspect_is_not_counted(tmp_path: pytest.TempPathFactory) -> None:
+    """A garbage answer is trouble, not knowledge: the one daemon that knows the name acts; alone, FAILED."""
+    first = FakeDaemon({("GET", f"/containers/{name}/json"): b"garbage\r\n\r\n" for name in ("web", "other")})
+    second = FakeDaemon({("GET", "/containers/web/json"): INSPECT, ("POST", "/containers/web/stop?t=10"): STOPPED})
+    try:
+        env = two_daemon_env(tmp_path, first, second)
+        assert StopOutcome.STOPPED == stop_container("web", env=env, spec=SPEC)
+        report = request_stop("other", env=env, spec=SPEC)
+        assert (StopOutcome.FAILED, True) == (report.outcome, report.answered)  # second said 404, first trouble
     finally:
         first.close()
         second.close()

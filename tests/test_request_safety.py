@@ -48,6 +48,7 @@ ALLOWED = [
         r"GET /version",
         rf"POST /containers/{_ID}/stop\?t=\d+",
         rf"POST /containers/{_ID}/kill",
+        rf"GET /containers/{_ID}/json",
     )
 ]
 

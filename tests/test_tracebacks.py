@@ -68,7 +68,7 @@ def test_version_header_with_byte_b2() -> None:
         status, out, err = _run("ps", host=fake.url)
         assert (0, "") == (status, err)
         assert "web" in out
-        assert (0, "web: stopped\n", "") == _run("stop", "web", host=fake.url)
+        assert (0, f"web: stopped (by DOCKER_HOST, {fake.url})\n", "") == _run("stop", "web", host=fake.url)
         env = Env(platform="linux", environ={"DOCKER_HOST": fake.url})
         assert StopOutcome.ALREADY_STOPPED == stop_container("web", timeout=1, env=env)
 
@@ -87,7 +87,8 @@ def test_stop_time_out_of_range_is_a_usage_error(value: str) -> None:
 @pytest.mark.parametrize("value", ["0", "86400"])
 def test_stop_time_in_range_is_sent(value: str) -> None:
     with fake_daemon({("POST", f"/containers/web/stop?t={value}"): http_response(204, "", B2_HEADERS[1:])}) as fake:
-        assert (0, "web: stopped\n", "") == _run("stop", "-t", value, "web", host=fake.url)
+        expected = (0, f"web: stopped (by DOCKER_HOST, {fake.url})\n", "")
+        assert expected == _run("stop", "-t", value, "web", host=fake.url)
 
 
 @pytest.mark.parametrize("command", [["ps"], ["ps", "--json"], ["who", "47080"], ["stop", "wéb"]])

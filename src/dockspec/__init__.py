@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from dockspec.containers import parse_containers_json, parse_containers_json_strict, short_container_id
 from dockspec.env import Env
 from dockspec.errors import (
+    AmbiguousContainer,
     ContextError,
     DaemonNotFound,
     DockspecError,
@@ -91,6 +92,7 @@ _LAZY = {
 __all__ = [
     "DEFAULT_LIMITS",
     "Ambiguous",
+    "AmbiguousContainer",
     "Compose",
     "ContainerInfo",
     "ContainerPortMap",

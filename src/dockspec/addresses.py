@@ -14,6 +14,15 @@ InvalidAddress with a caret under the offending character):
     ipv6      = what ipaddress.IPv6Address reads (a "%zone" allowed)
     port      = 1*5 DIGIT           ; 1 to 65535
 
+    ssh_authority = [user "@"] host_port      ; an ssh:// URL's authority
+    user      = userchar *userchar ; not starting with "-"
+    userchar  = hostchar except "%"; no ":" (a password) and no whitespace
+
+An ssh host, user or port goes onto ssh's command line: none may start with
+"-" (ssh would read it as an option, as OpenSSH refuses too), and none may
+hold whitespace or a control character (the docker CLI's url.Parse refuses
+those before ssh is spawned).
+
 ALPHA and DIGIT are ASCII only (RFC 3986): a fullwidth digit, a space, a
 control character or any other non-ASCII character is an error, never a
 port or host that some lower layer quietly normalises (the system resolver
@@ -38,6 +47,7 @@ __all__ = [
     "parse_host_port",
     "parse_port",
     "parse_port_target",
+    "parse_ssh_authority",
     "split_host_port",
 ]
 
@@ -45,6 +55,7 @@ MAX_PORT = 65535
 _DIGITS = frozenset("0123456789")
 _LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _HOST = frozenset(_LETTERS + "0123456789-._~%!$&'()*+,;=")
+_USER = _HOST - {"%"}
 _IPV6 = frozenset("0123456789abcdefABCDEF:.")
 _ZONE = frozenset(_LETTERS + "0123456789-._~")
 
@@ -226,3 +237,32 @@ def parse_port_target(text: str) -> tuple[str | None, int, Protocol]:
     except ValueError:
         raise InvalidAddress(f"not an IP address: {parsed.host!r}", text, int(body.startswith("["))) from None
     return ip, parsed.port, protocol
+
+
+def parse_ssh_authority(
+    text: str, *, source: str | None = None, start: int = 0
+) -> tuple[str | None, str, int | None]:
+    """An ssh:// URL's `[user@]host[:port]` (see the module doc): (user or None, host, port or None).
+
+    InvalidAddress (caret in `source`, the whole URL) for a password, a user
+    or host starting with "-", or a character outside the grammar.
+    """
+    tokens = _Tokenizer(text, source, start)
+    userinfo, at, host_port = text.rpartition("@")
+    user: str | None = None
+    if at:
+        if not userinfo:
+            raise tokens.error("empty user before '@'")
+        if ":" in userinfo:
+            raise tokens.error("plain-text password is not supported", userinfo.index(":"))
+        if userinfo.startswith("-"):
+            raise tokens.error("a user may not start with '-' (ssh would read it as an option)")
+        bad = next((i for i, char in enumerate(userinfo) if char not in _USER), None)
+        if bad is not None:
+            raise tokens.error(f"{_what(userinfo[bad])} in user", bad)
+        user = userinfo
+    offset = len(text) - len(host_port)
+    if host_port.startswith("-"):
+        raise tokens.error("a host may not start with '-' (ssh would read it as an option)", offset)
+    host, port = parse_authority(host_port, source=tokens.source, start=start + offset)
+    return user, host, port

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 from dockspec.env import Env, _platform_family
 from dockspec.errors import (
+    AmbiguousContainer,
     ContextError,
     DaemonNotFound,
     InvalidAddress,
@@ -48,6 +49,7 @@ EXIT_AMBIGUOUS = 2
 EXIT_USAGE = 2
 EXIT_NO_DAEMON = 3
 EXIT_NO_PSUTIL = 4
+EXIT_AMBIGUOUS_CONTAINER = 5
 EXIT_INTERRUPTED = 130
 
 # Every exit status: what it means (--help prints this) and the errors that end
@@ -63,6 +65,8 @@ EXIT_STATUSES: tuple[tuple[int, str, tuple[type[BaseException], ...]], ...] = (
         (InvalidDockerHost, ContextError, DaemonNotFound, InvalidResponse),
     ),
     (EXIT_NO_PSUTIL, "`ports` without psutil (pip install 'dockspec[cli]')", (MissingPsutil,)),
+    (EXIT_AMBIGUOUS_CONTAINER, "stop/kill: more than one daemon knows the name; nothing stopped (pick one: --daemon)",
+     (AmbiguousContainer,)),
     (EXIT_INTERRUPTED, "interrupted (Ctrl-C)", (KeyboardInterrupt,)),
 )
 
@@ -232,7 +236,7 @@ def _attributions(
 ) -> list[tuple[HostSocket, Attribution]]:
     """Each socket with its container: helper evidence, cgroup, binding, fallback (dockspec.sockets.attribute)."""
     from dockspec.podman import RootlessPodmanResolver, lookup_rootless_podman_container
-    from dockspec.sockets import attribute, cgroup_lookup
+    from dockspec.sockets import Attribution, attribute, cgroup_lookup
     from dockspec.spec import builtin_spec
 
     spec = builtin_spec()
@@ -242,7 +246,13 @@ def _attributions(
     def rootless(pid: int, name: str) -> ContainerInfo | None:
         return lookup_rootless_podman_container(pid, name, resolver, env=env)
 
-    return [(s, attribute(s, detection.port_map, detection.containers, spec, rootless, cgroup)) for s in sockets]
+    def attributed(sock: HostSocket) -> Attribution:
+        try:
+            return attribute(sock, detection.port_map, detection.containers, spec, rootless, cgroup)
+        except Exception:  # one socket's evidence that cannot be read: that row unnamed, the table goes on
+            return Attribution()
+
+    return [(s, attributed(s)) for s in sockets]
 
 
 def _holder_name(a: Attribution, container: ContainerInfo) -> str:
@@ -481,24 +491,36 @@ def cmd_who(args: argparse.Namespace, env: Env, out: TextIO, err: TextIO) -> int
 
 def _stop(force: bool) -> Callable[[argparse.Namespace, Env, TextIO, TextIO], int]:
     def command(args: argparse.Namespace, env: Env, out: TextIO, err: TextIO) -> int:
-        """Stop or kill one container; 0 only when it is (now or already) stopped."""
+        """Stop or kill one container; 0 only when it is (now or already) stopped. Says which daemon acted."""
         from dockspec.detect import request_stop
 
         action = "kill" if force else "stop"
-        report = request_stop(args.container, force=force, timeout=getattr(args, "time", 10), env=env)
+        report = request_stop(
+            args.container, force=force, timeout=getattr(args, "time", 10), env=env, daemon=args.daemon
+        )
         if not report.answered and report.outcome is StopOutcome.FAILED:
             raise report.error()
-        outcome = report.outcome
+        outcome, acted = report.outcome, report.daemon
         if args.json:
-            _print_json([{"container": args.container, "action": action, "outcome": outcome.value}], out)
+            _print_json(
+                [{"container": args.container, "action": action, "outcome": outcome.value,
+                  "daemon": acted.url if acted else None, "origin": acted.origin if acted else None}],
+                out,
+            )
         else:
             text = {
                 StopOutcome.STOPPED: f"{args.container}: {'killed' if force else 'stopped'}",
                 StopOutcome.ALREADY_STOPPED: f"{args.container}: already stopped",
-                StopOutcome.NOT_FOUND: f"{args.container}: no such container on any daemon",
+                StopOutcome.NOT_FOUND: f"{args.container}: no such container on "
+                + ("that daemon" if args.daemon else "any daemon"),
                 StopOutcome.FAILED: f"{args.container}: {action} failed (a daemon refused or answered badly)",
             }[outcome]
-            print(text, file=out)
+            if acted is not None and outcome is StopOutcome.FAILED:
+                where = f"{acted.origin or '-'}, {acted.url}"
+                text = f"{args.container}: {action} failed at {where} (it refused or answered badly)"
+            elif acted is not None:
+                text += f" (by {acted.origin or '-'}, {acted.url})"
+            print(_safe(text), file=out)
         return EXIT_OK if outcome in (StopOutcome.STOPPED, StopOutcome.ALREADY_STOPPED) else EXIT_NOT_FOUND
 
     return command
@@ -641,6 +663,9 @@ def build_parser(out: TextIO | None = None, err: TextIO | None = None) -> argpar
     ):
         stop = command(name, _stop(force), help=text, description=f"{text}. Exit 0 when stopped or already stopped.")
         stop.add_argument("container", metavar="ID|NAME")
+        stop.add_argument(
+            "--daemon", metavar="ORIGIN|URL", help="act on this daemon only (an ORIGIN or URL of `dockspec endpoints`)"
+        )
         if not force:
             stop.add_argument(
                 "-t", "--time", type=_seconds, default=10, help="seconds the daemon waits before SIGKILL (default 10)"

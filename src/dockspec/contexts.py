@@ -37,7 +37,7 @@ from typing import Any, Protocol
 import attrs
 
 from dockspec._generated.models import Discovery, Spec
-from dockspec.addresses import InvalidAddress, parse_authority, parse_host_port
+from dockspec.addresses import InvalidAddress, parse_host_port, parse_ssh_authority
 from dockspec.env import Env
 from dockspec.errors import ContextError, InvalidConnectionAddress, InvalidDockerHost
 from dockspec.hosts import parse_docker_host
@@ -336,7 +336,7 @@ def podman_connection_endpoint(uri: str, origin: str, identity: str | None = Non
         if scheme == "tcp":
             address = str(parse_host_port(host_port, source=uri, start=start))
             return Endpoint(url=f"tcp://{address}", transport="tcp", address=address, origin=origin, engine="podman")
-        parse_authority(host_port, source=uri, start=start)
+        parse_ssh_authority(authority, source=uri, start=len(scheme) + len(sep))  # user, host and port go to ssh
     except InvalidAddress as exc:
         raise InvalidConnectionAddress(f"{origin}: {exc.message}", uri, exc.position) from None
     credentials = Credentials(ssh_identity=identity) if identity else None

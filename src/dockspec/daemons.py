@@ -17,8 +17,10 @@ from dockspec.models import StopOutcome
 __all__ = [
     "ListPlan",
     "action_of",
+    "build_inspect_target",
     "build_stop_target",
     "engine_of",
+    "knows",
     "outcome_of",
     "profile_for",
     "validate_container_id",
@@ -175,6 +177,19 @@ def build_stop_target(profile: DaemonProfile, container_id: str, force: bool, ti
     validate_container_id(container_id)
     template = profile.kill_path if force else profile.stop_path
     return template.format(id=container_id, timeout=int(timeout))
+
+
+def build_inspect_target(profile: DaemonProfile, container_id: str) -> str:
+    """The request target of inspect: does this daemon know the name or id prefix?"""
+    validate_container_id(container_id)
+    return profile.inspect_path.format(id=container_id)
+
+
+def knows(response: Response) -> bool | None:
+    """An inspect answer: True (2xx, the daemon knows the name), False (404), None (anything else)."""
+    if 200 <= response.status < 300:
+        return True
+    return False if response.status == 404 else None
 
 
 def outcome_of(profile: DaemonProfile, version: str | None, action: str, response: Response) -> StopOutcome:

@@ -21,16 +21,18 @@ from dockspec.containers import parse_list
 from dockspec.daemons import (
     ListPlan,
     action_of,
+    build_inspect_target,
     build_stop_target,
     check_stop_timeout,
     engine_of,
+    knows,
     outcome_of,
     profile_for,
     validate_container_id,
 )
 from dockspec.endpoints import table_endpoints
 from dockspec.env import Env
-from dockspec.errors import DaemonNotFound, DockspecError, InvalidResponse
+from dockspec.errors import AmbiguousContainer, DaemonNotFound, DockspecError, InvalidResponse
 from dockspec.hosts import endpoint_from_env
 from dockspec.models import DEFAULT_LIMITS, ContainerInfo, ContainerPortMap, Endpoint, Limits, PortKey, StopOutcome
 
@@ -45,6 +47,7 @@ __all__ = [
     "detect_containers",
     "detect_daemons",
     "merge_reports",
+    "pick_daemon",
     "probe_endpoints",
     "request_stop",
     "resolve_endpoints",
@@ -367,21 +370,65 @@ def await_detection(handle: DetectionHandle, timeout: float = AWAIT_TIMEOUT) -> 
 
 @attrs.frozen
 class StopReport:
-    """What stopping asked and got: the outcome, and whether any daemon sent a usable answer.
+    """What stopping asked and got: the outcome, whether any daemon sent a usable answer, and which daemon acted.
 
     `attempts` holds (endpoint, reachable, error or None) per endpoint asked,
     in order. FAILED with no usable answer means no daemon could be asked
-    (`error()` says why), not that one refused.
+    (`error()` says why), not that one refused. `daemon` is the endpoint
+    whose answer gave the outcome (STOPPED, ALREADY_STOPPED, or FAILED when
+    it refused); None when no daemon acted (NOT_FOUND, nobody answered).
     """
 
     outcome: StopOutcome
     answered: bool
     explicit: bool
     attempts: tuple[tuple[Endpoint, bool, str | None], ...] = ()
+    daemon: Endpoint | None = None
 
     def error(self) -> DockspecError:
         """Why no daemon gave a usable answer (InvalidResponse or DaemonNotFound); meaningful when not `answered`."""
         return _nothing_usable(list(self.attempts), self.explicit)
+
+
+def pick_daemon(endpoints: list[Endpoint], daemon: str) -> Endpoint:
+    """The endpoint whose origin or URL is `daemon` (as `dockspec endpoints` shows them); DaemonNotFound if none."""
+    for endpoint in endpoints:
+        if daemon in (endpoint.origin, endpoint.url):
+            return endpoint
+    known = ", ".join(f"{e.origin or '-'} ({e.url})" for e in endpoints)
+    raise DaemonNotFound(f"no endpoint has the origin or URL {daemon!r}; the endpoints are: {known}")
+
+
+# One inspect answer: (known: True, False or None when unusable, reachable, error or None).
+_Inspected = tuple[bool | None, bool, str | None]
+
+
+def _inspect_all(endpoints: list[Endpoint], container_id: str, spec: Spec, limits: Limits) -> list[_Inspected]:
+    """Ask every endpoint at once whether it knows `container_id`, within one deadline."""
+    deadline = time.monotonic() + limits.deadline
+    results: list[_Inspected] = [(None, False, "no answer within the deadline")] * len(endpoints)
+
+    def ask(index: int, endpoint: Endpoint) -> None:
+        target = build_inspect_target(profile_for(endpoint.engine, spec), container_id)
+        try:
+            response = exchange(endpoint, "GET", target, spec=spec, limits=limits, deadline=deadline)
+        except Unreachable as exc:
+            results[index] = (None, False, str(exc))
+        except DockspecError as exc:
+            results[index] = (None, True, str(exc))
+        else:
+            known = knows(response)
+            results[index] = (known, True, None if known is not None else f"GET {target} answered {response.status}")
+
+    threads = [
+        threading.Thread(target=ask, args=(i, e), name=f"dockspec-inspect-{i}", daemon=True)
+        for i, e in enumerate(endpoints)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(max(deadline - time.monotonic(), 0) + 0.5)
+    return list(results)
 
 
 def request_stop(
@@ -393,13 +440,20 @@ def request_stop(
     env: Env | None = None,
     spec: Spec | None = None,
     limits: Limits = DEFAULT_LIMITS,
+    daemon: str | None = None,
 ) -> StopReport:
     """Stop (SIGTERM, then SIGKILL after `timeout` s) or, with `force`, kill a container; the whole report.
 
-    The id is checked before any I/O (InvalidContainerId). Daemons are asked
-    in endpoint order; a NOT_FOUND falls through to the next. The outcome is
-    NOT_FOUND only when every daemon that answered said so, FAILED when one
-    could not be asked properly or refused, or when none answered.
+    The id is checked before any I/O (InvalidContainerId). With `daemon` (an
+    endpoint's origin or URL, as `dockspec endpoints` shows them; else
+    DaemonNotFound) only that daemon is asked. Otherwise, when more than one
+    daemon may be asked, each is first asked (at once, within one deadline)
+    whether it knows the name or id prefix: more than one raises
+    AmbiguousContainer and nothing is stopped; the one that knows it is asked
+    to stop it. A single endpoint is asked directly. The outcome is NOT_FOUND
+    only when every daemon that answered said so, FAILED when one could not
+    be asked properly or refused, or when none answered. `daemon` on the
+    report is the endpoint that acted.
     """
     from dockspec.spec import builtin_spec
 
@@ -408,10 +462,28 @@ def request_stop(
     spec = spec or builtin_spec()
     env = env or Env.from_os(home)
     endpoints, explicit = resolve_endpoints(env, spec)
-    action = action_of(force)
+    candidates = [pick_daemon(endpoints, daemon)] if daemon is not None else _candidates(endpoints, explicit)
     attempts: list[tuple[Endpoint, bool, str | None]] = []
     saw_not_found = saw_trouble = False
-    for endpoint in _candidates(endpoints, explicit):
+    if len(candidates) > 1:
+        inspected = _inspect_all(candidates, container_id, spec, limits)
+        known = [e for e, (k, _, _) in zip(candidates, inspected, strict=True) if k]
+        if len(known) > 1:
+            urls = tuple(e.url for e in known)
+            raise AmbiguousContainer(
+                f"{container_id!r} is known to {len(known)} daemons ("
+                + ", ".join(f"{e.origin or '-'} {e.url}" for e in known)
+                + "): nothing was stopped; pick one (`--daemon ORIGIN|URL`, `daemon=`)",
+                urls,
+            )
+        for endpoint, (k, reachable, error) in zip(candidates, inspected, strict=True):
+            if endpoint not in known:
+                attempts.append((endpoint, reachable, error))
+                saw_not_found = saw_not_found or k is False
+                saw_trouble = saw_trouble or (k is None and reachable)
+        candidates = known
+    action = action_of(force)
+    for endpoint in candidates:
         hint = profile_for(endpoint.engine, spec)
         target = build_stop_target(hint, container_id, force, timeout)
         deadline = time.monotonic() + limits.deadline + (0 if force else timeout)
@@ -430,7 +502,7 @@ def request_stop(
         if outcome is StopOutcome.NOT_FOUND:
             saw_not_found = True
             continue
-        return StopReport(outcome, True, explicit, tuple(attempts))
+        return StopReport(outcome, True, explicit, tuple(attempts), endpoint)
     answered = any(error is None for _, _, error in attempts)
     outcome = StopOutcome.NOT_FOUND if saw_not_found and not saw_trouble else StopOutcome.FAILED
     return StopReport(outcome, answered, explicit, tuple(attempts))
@@ -445,6 +517,14 @@ def stop_container(
     env: Env | None = None,
     spec: Spec | None = None,
     limits: Limits = DEFAULT_LIMITS,
+    daemon: str | None = None,
 ) -> StopOutcome:
-    """request_stop's outcome: STOPPED, ALREADY_STOPPED, NOT_FOUND (every daemon that answered said so) or FAILED."""
-    return request_stop(container_id, force, home, timeout=timeout, env=env, spec=spec, limits=limits).outcome
+    """request_stop's outcome: STOPPED, ALREADY_STOPPED, NOT_FOUND (every daemon that answered said so) or FAILED.
+
+    A name more than one daemon knows raises AmbiguousContainer unless
+    `daemon` (an origin or URL) picks one; request_stop's report says which
+    daemon acted.
+    """
+    return request_stop(
+        container_id, force, home, timeout=timeout, env=env, spec=spec, limits=limits, daemon=daemon
+    ).outcome

@@ -8,6 +8,7 @@ fault, DaemonNotFound means nobody answered.
 from __future__ import annotations
 
 __all__ = [
+    "AmbiguousContainer",
     "ContextError",
     "DaemonNotFound",
     "DockspecError",
@@ -91,3 +92,15 @@ class DaemonNotFound(DockspecError):
 
 class InvalidResponse(DockspecError):
     """A daemon answered with something dockspec cannot use (framing, size, status or JSON)."""
+
+
+class AmbiguousContainer(DockspecError):
+    """stop/kill of a name (or id prefix) more than one daemon knows, with no daemon picked.
+
+    `daemons` holds each such daemon's URL, in endpoint order; pass one of
+    them (or its origin) as `daemon=` to act on that daemon alone.
+    """
+
+    def __init__(self, message: str, daemons: tuple[str, ...] = ()) -> None:
+        self.daemons = daemons
+        super().__init__(message)

@@ -23,7 +23,7 @@ dockspec fails at once, with a caret; Python's resolver would otherwise read
 from __future__ import annotations
 
 from dockspec._generated.models import DockerHostRules, HostScheme, PlatformValue, Spec
-from dockspec.addresses import parse_host_port
+from dockspec.addresses import parse_host_port, parse_ssh_authority
 from dockspec.env import Env
 from dockspec.errors import InvalidAddress, InvalidDockerHost
 from dockspec.models import Endpoint
@@ -72,7 +72,20 @@ def _parse_host_value(text: str, rules: DockerHostRules, platform: str) -> str:
         return _parse_tcp(rest, start, default, scheme.name)
     if scheme.address == "path":
         return _parse_path(scheme, rest, start)
+    if scheme.address == "ssh":
+        _check_ssh(rest, start)
     return text
+
+
+def _check_ssh(rest: str, start: int) -> None:
+    """ssh = ssh_authority [path]: what goes onto ssh's command line, checked before ssh is ever spawned."""
+    authority = rest.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
+    if not authority.rpartition("@")[2]:
+        raise _Error("hostname is empty", start + len(authority))
+    try:
+        parse_ssh_authority(authority)
+    except InvalidAddress as exc:
+        raise _Error(exc.message, start + exc.position) from None
 
 
 def _parse_path(scheme: HostScheme, addr: str, start: int) -> str:

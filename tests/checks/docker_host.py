@@ -28,6 +28,8 @@ def check(case: dict[str, Any]) -> None:
         with pytest.raises(InvalidDockerHost) as info:
             parse_docker_host(case["input"], **kwargs)
         assert case["error"] in info.value.message
+        if "caret" in case:
+            assert case["caret"] == info.value.position
         return
     endpoint = parse_docker_host(case["input"], **kwargs)
     expected = case["expect"]

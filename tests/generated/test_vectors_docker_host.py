@@ -84,6 +84,17 @@ SOURCE = "spec/vectors/docker_host.yaml"
         'port-in-fullwidth-digits',
         'host-in-fullwidth-digits',
         'space-inside-the-port',
+        'ssh-host-starting-with-dash',
+        'ssh-user-starting-with-dash',
+        'ssh-user-with-a-space',
+        'ssh-user-with-a-percent',
+        'ssh-password',
+        'ssh-empty-host',
+        'ssh-port-zero',
+        'ssh-port-superscript-two',
+        'ssh-port-of-six-digits',
+        'ssh-host-with-a-tab',
+        'ssh-good-with-user-port-and-path',
     ],
 )
 def test_vectors_docker_host(case_id: str) -> None:

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.hostile.measure import BASELINE, LIMITS, RECORDS
+from tests.hostile.measure import BASELINE, LIMITS, RECORDS, Measured
 
 XFAILED: set[str] = set()
 
@@ -40,7 +40,8 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    everything = [r for r in RECORDS if r.test not in XFAILED]
+    everything = [r for r in RECORDS if r.test not in XFAILED and not r.attack]
+    _attacks(terminalreporter, [r for r in RECORDS if r.attack])
     records = [r for r in everything if not r.default_limits]
     if not records:
         return
@@ -66,3 +67,29 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
             f"{len(cli)} calls under the default limits (the CLI's): worst time {slowest.elapsed:.3f} s "
             f"({slowest.label}), peak {largest.peak / 1024:.0f} KiB ({largest.label})"
         )
+
+
+def _attacks(terminalreporter: pytest.TerminalReporter, records: list[Measured[object]]) -> None:
+    """Root against the unprivileged user (test_root_vs_user): worst time and peak per attack, and the good calls'."""
+    if not records:
+        return
+    good = [r for r in records if r.attack == "good"]
+    bad = [r for r in records if r.attack != "good"]
+    terminalreporter.write_sep("-", "root against an unprivileged user (each call in a child process)")
+    by_attack: dict[str, list[Measured[object]]] = {}
+    for record in bad:
+        by_attack.setdefault(record.attack, []).append(record)
+    for attack, calls in by_attack.items():
+        slowest, largest = max(calls, key=lambda r: r.elapsed), max(calls, key=lambda r: r.peak)
+        terminalreporter.write_line(
+            f"{attack}: {len(calls)} calls, worst {slowest.elapsed:.3f} s ({slowest.label}), "
+            f"peak {largest.peak / 1024:.0f} KiB ({largest.label})"
+        )
+    if bad:
+        slowest, largest = max(bad, key=lambda r: r.elapsed), max(bad, key=lambda r: r.peak)
+        terminalreporter.write_line(
+            f"all {len(bad)} attack calls: worst time {slowest.elapsed:.3f} s ({slowest.label}), "
+            f"peak memory {largest.peak / 1024:.0f} KiB ({largest.label})"
+        )
+    for record in good:
+        terminalreporter.write_line(f"{record.label}: {record.elapsed:.3f} s, peak {record.peak / 1024:.0f} KiB")

@@ -64,6 +64,7 @@ def direct_env(url: str) -> Env:
 def good_daemon() -> FakeDaemon:
     return FakeDaemon({
         ("GET", "/containers/json"): http_response(200, GOOD_BODY, DOCKER_HEADERS),
+        ("GET", f"/containers/{STOP_ID}/json"): http_response(200, '{"Id": "' + "9" * 64 + '"}', DOCKER_HEADERS),
         ("POST", f"/containers/{STOP_ID}/stop?t=0"): http_response(204, b"", DOCKER_HEADERS),
         ("POST", f"/containers/{STOP_ID}/kill"): http_response(204, b"", DOCKER_HEADERS),
     })

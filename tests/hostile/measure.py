@@ -66,6 +66,9 @@ class Measured(Generic[T]):
     """Measured at the same time as other calls: `peak` is theirs together."""
     default_limits: bool = False
     """Run under the default Limits (the CLI's), not the suite's LIMITS: summarised apart."""
+    attack: str = ""
+    """Root's call against the unprivileged user's attack (tests/hostile/test_root_vs_user.py), measured
+    in a child process: the attack's name (summarised apart, with the good call's figures)."""
 
 
 RECORDS: list[Measured[object]] = []

@@ -162,7 +162,7 @@ def test_socket_the_user_cannot_open() -> None:
     assert ([], "FAILED") == (alone["background"], alone["stop"])
     assert [["(None, 18111, <Protocol.TCP: 'tcp'>)", "hostile-ok"]] == beside["detect"]
     assert (["hostile-ok"], "STOPPED") == (beside["background"], beside["stop"])
-    assert (0, 3) == asked
+    assert (0, 4) == asked  # two lists, the inspect that finds which daemon knows the name, the stop
     # The same socket is fine for its owner: the refusal above is the permission, nothing else.
     assert [["(None, 18111, <Protocol.TCP: 'tcp'>)", "hostile-ok"]] == as_root["detect"]
     for result in (alone, beside):

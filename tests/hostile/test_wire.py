@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from dockspec import ContainerInfo, InvalidResponse, Protocol, StopOutcome
+from dockspec import AmbiguousContainer, ContainerInfo, InvalidResponse, Protocol, StopOutcome
 from tests.fakedaemon import fake_daemon, http_response
 from tests.hostile.daemon import HostileDaemon, hostile_daemon, reply_with
 from tests.hostile.harness import assert_bounded, direct_env, good_daemon, good_map, run_calls, table_env
@@ -71,13 +71,16 @@ def test_good_daemon_still_answers_beside_a_hostile_one(scenario: Scenario) -> N
         expected |= ok_map(f"unix://{home}/.docker/desktop/docker.sock")
     assert calls.detect.value is not None and calls.background.value is not None
     assert expected == dict(calls.detect.value) == dict(calls.background.value)
-    # The hostile daemon is asked first. A framing failure falls through to the
-    # good daemon; a complete answer with an unknown status is trusted: FAILED.
+    # Both daemons are asked at once whether they know the name. A hostile one
+    # whose inspect answer is a well-framed 2xx (the good answer, and every
+    # 200 of BODIES, whatever its body) says it knows it too: the name is
+    # ambiguous and nothing is stopped. Any other answer does not count: the
+    # good daemon alone knows the name and acts.
     asked_good = ("POST", "/containers/web/stop?t=0") in [(m, t) for m, t, _ in good.requests]
-    if scenario.outcome == "ok":
-        assert (StopOutcome.STOPPED, False) == (calls.stop.value, asked_good)
-    elif scenario.complete:
-        assert (StopOutcome.FAILED, False) == (calls.stop.value, asked_good)
+    if scenario.outcome == "ok" or scenario in BODIES:
+        assert isinstance(calls.stop.error, AmbiguousContainer), calls.stop
+        assert (None, False) == (calls.stop.value, asked_good)
+        assert calls.kill is not None and isinstance(calls.kill.error, AmbiguousContainer)
     else:
         assert (StopOutcome.STOPPED, True) == (calls.stop.value, asked_good)
     assert calls.kill is not None and calls.stop.value is calls.kill.value

@@ -20,6 +20,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -242,3 +243,43 @@ def test_ports_with_a_dead_docker_host_lists_every_socket_and_exits_0(daemons: D
         assert {(c["id"], c["id"][:12], None, c["daemon"], "cgroup")} == named
     # nothing came from a daemon's list
     assert all(r["container"] is None or r["container"]["daemon"] is None for r in rows)
+
+
+def test_stop_refuses_a_name_two_daemons_know_until_one_is_picked(daemons: Daemons) -> None:
+    """One name on Docker and on rootful Podman: exit 5 and nothing stopped; --daemon picks one, which is named."""
+    import uuid
+
+    name = f"ds-twin-{uuid.uuid4().hex[:8]}"
+    script = 'trap "exit 0" TERM; while :; do sleep 1; done'
+    images = {"docker": "bb:latest", "podman": "localhost/bb:latest"}
+    running = {"docker": "true", "podman": "true"}
+    try:
+        for daemon, image in images.items():
+            daemons.cli(daemon, "run", "-d", "--name", name, image, "sh", "-c", script)
+        refused = run(daemons, "stop", name)
+        assert 5 == refused.returncode, refused
+        assert "" == refused.stdout
+        assert "docker-rootful unix://" in refused.stderr and "podman-rootful unix://" in refused.stderr
+        assert "Traceback" not in refused.stderr
+        assert running == {d: daemons.cli(d, "inspect", "-f", "{{.State.Running}}", name) for d in images}
+
+        picked = run(daemons, "stop", "-t", "5", "--daemon", "docker-rootful", name)
+        assert 0 == picked.returncode, picked
+        assert f"{name}: stopped (by docker-rootful, unix://{daemons.env['DOCKSPEC_DOCKER_SOCK']})" == (
+            picked.stdout.strip())
+        running["docker"] = "false"
+        assert running == {d: daemons.cli(d, "inspect", "-f", "{{.State.Running}}", name) for d in images}
+
+        # still known to both (Docker's is stopped): refused again, and by URL the other is killed
+        assert 5 == run(daemons, "kill", name).returncode
+        status, rows = run_json(daemons, "kill", "--daemon", "unix:///run/podman/podman.sock", name)
+        assert 0 == status
+        assert [{"container": name, "action": "kill", "outcome": "stopped",
+                 "daemon": "unix:///run/podman/podman.sock", "origin": "podman-rootful"}] == rows
+        deadline = time.monotonic() + 10
+        while daemons.cli("podman", "inspect", "-f", "{{.State.Running}}", name) == "true":
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+    finally:
+        for daemon in images:
+            daemons.cli(daemon, "rm", "-f", name, check=False)

@@ -29,7 +29,7 @@ from typing import IO
 
 from dockspec._generated.models import Spec
 from dockspec._io.net import RECV_SIZE, Unreachable
-from dockspec.addresses import InvalidAddress, parse_authority
+from dockspec.addresses import InvalidAddress, parse_ssh_authority
 from dockspec.models import Endpoint
 
 __all__ = ["SshChannel", "SshTarget", "parse_ssh_url", "ssh_argv"]
@@ -53,21 +53,22 @@ class SshTarget:
 def parse_ssh_url(url: str) -> SshTarget:
     """ssh://[user@]host[:port][/path] (docker/cli connhelper/ssh ParseURL); ValueError if invalid.
 
-    host[:port] is dockspec.addresses' grammar (InvalidAddress, a ValueError, with the caret in `url`).
+    [user@]host[:port] is dockspec.addresses' ssh_authority (InvalidAddress,
+    a ValueError, with the caret in `url`): no password, no user or host
+    starting with "-", no whitespace or control character, a port 1-65535.
     """
     scheme, sep, rest = url.partition("://")
     if scheme != "ssh" or not sep:
         raise ValueError(f"not an ssh:// URL: {url!r}")
     if "?" in rest or "#" in rest:
         raise ValueError("query parameters and fragments are not allowed")
+    control = next((i for i, char in enumerate(url) if char < " " or char == "\x7f"), None)
+    if control is not None:
+        raise InvalidAddress("invalid control character in URL", url, control)
     authority, slash, path = rest.partition("/")
-    userinfo, at, hostport = authority.rpartition("@")
-    user = userinfo if at else None
-    if user is not None and ":" in user:
-        raise ValueError("plain-text password is not supported")
-    if not hostport:
+    if not authority.rpartition("@")[2]:
         raise ValueError("hostname is empty")
-    host, port = parse_authority(hostport, source=url, start=len(url) - len(rest) + len(authority) - len(hostport))
+    user, host, port = parse_ssh_authority(authority, source=url, start=len(url) - len(rest))
     return SshTarget(user or None, host, port, slash + path)
 
 
