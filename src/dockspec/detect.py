@@ -14,7 +14,8 @@ import time
 
 import attrs
 
-from dockspec._generated.models import Spec
+from dockspec._generated.models import DaemonProfile, Spec
+from dockspec._http import Response
 from dockspec._io.exchange import Unreachable, exchange
 from dockspec._io.transport import endpoint_present, same_target
 from dockspec.containers import parse_list
@@ -105,22 +106,18 @@ def probe(endpoint: Endpoint, spec: Spec, limits: Limits, deadline: float) -> Da
     try:
         while plan.request is not None:
             plan.answer(exchange(endpoint, "GET", plan.request.path, spec=spec, limits=limits, deadline=deadline))
-        response = plan.response
-        assert response is not None  # the plan asks at least once
-        if not 200 <= response.status < 300:
-            raise InvalidResponse(f"{endpoint.url}: GET {plan.path} answered {response.status}")
-        parsed = parse_list(response.body, plan.shape, spec=spec, limits=limits, daemon=endpoint.url)
-    except Unreachable as exc:
-        return DaemonReport(endpoint, elapsed=time.monotonic() - started, error=str(exc))
-    except DockspecError as exc:
-        return DaemonReport(
-            endpoint,
-            engine=plan.engine,
-            version=plan.version,
-            elapsed=time.monotonic() - started,
-            error=str(exc),
-            reachable=True,
-        )
+        return listed_report(endpoint, plan, spec, limits, started)
+    except (Unreachable, DockspecError) as exc:
+        return failed_report(endpoint, plan, started, exc)
+
+
+def listed_report(endpoint: Endpoint, plan: ListPlan, spec: Spec, limits: Limits, started: float) -> DaemonReport:
+    """The report of a probe whose plan is done (shared by dockspec.aio); InvalidResponse for an unusable answer."""
+    response = plan.response
+    assert response is not None  # the plan asks at least once
+    if not 200 <= response.status < 300:
+        raise InvalidResponse(f"{endpoint.url}: GET {plan.path} answered {response.status}")
+    parsed = parse_list(response.body, plan.shape, spec=spec, limits=limits, daemon=endpoint.url)
     return DaemonReport(
         endpoint,
         engine=plan.engine,
@@ -129,6 +126,20 @@ def probe(endpoint: Endpoint, spec: Spec, limits: Limits, deadline: float) -> Da
         reachable=True,
         containers=parsed.containers,
         bindings=parsed.bindings,
+    )
+
+
+def failed_report(endpoint: Endpoint, plan: ListPlan, started: float, exc: Exception) -> DaemonReport:
+    """The report of a probe that failed with `exc`: Unreachable (nothing answered) or a DockspecError."""
+    if isinstance(exc, Unreachable):
+        return DaemonReport(endpoint, elapsed=time.monotonic() - started, error=str(exc))
+    return DaemonReport(
+        endpoint,
+        engine=plan.engine,
+        version=plan.version,
+        elapsed=time.monotonic() - started,
+        error=str(exc),
+        reachable=True,
     )
 
 
@@ -401,39 +412,73 @@ def request_stop(
     NOT_FOUND only when every daemon that answered said so, FAILED when one
     could not be asked properly or refused, or when none answered.
     """
+    spec, endpoints, explicit = stop_endpoints(container_id, timeout, home, env, spec)
+    tally = StopTally(explicit, force, spec)
+    for endpoint in endpoints:
+        hint, target, seconds = tally.request(endpoint, container_id, timeout, limits)
+        result: Response | Exception
+        try:
+            result = exchange(endpoint, "POST", target, spec=spec, limits=limits, deadline=time.monotonic() + seconds)
+        except (Unreachable, DockspecError) as exc:
+            result = exc
+        report = tally.record(endpoint, hint, result)
+        if report is not None:
+            return report
+    return tally.report()
+
+
+def stop_endpoints(
+    container_id: str, timeout: int, home: str | os.PathLike[str] | None, env: Env | None, spec: Spec | None
+) -> tuple[Spec, list[Endpoint], bool]:
+    """request_stop's checks before any I/O (the id, the timeout), then the endpoints to ask in order."""
     from dockspec.spec import builtin_spec
 
     validate_container_id(container_id)
     check_stop_timeout(timeout)
     spec = spec or builtin_spec()
-    env = env or Env.from_os(home)
-    endpoints, explicit = resolve_endpoints(env, spec)
-    action = action_of(force)
-    attempts: list[tuple[Endpoint, bool, str | None]] = []
-    saw_not_found = saw_trouble = False
-    for endpoint in _candidates(endpoints, explicit):
-        hint = profile_for(endpoint.engine, spec)
-        target = build_stop_target(hint, container_id, force, timeout)
-        deadline = time.monotonic() + limits.deadline + (0 if force else timeout)
-        try:
-            response = exchange(endpoint, "POST", target, spec=spec, limits=limits, deadline=deadline)
-        except Unreachable as exc:
-            attempts.append((endpoint, False, str(exc)))
-            continue
-        except DockspecError as exc:
-            attempts.append((endpoint, True, str(exc)))
-            saw_trouble = True
-            continue
-        attempts.append((endpoint, True, None))
-        profile, version = engine_of(response, spec)
-        outcome = outcome_of(profile or hint, version, action, response)
+    endpoints, explicit = resolve_endpoints(env or Env.from_os(home), spec)
+    return spec, _candidates(endpoints, explicit), explicit
+
+
+class StopTally:
+    """What stopping heard so far, daemon by daemon, and when to stop asking (sans-IO; shared by dockspec.aio)."""
+
+    def __init__(self, explicit: bool, force: bool, spec: Spec) -> None:
+        self.explicit = explicit
+        self.force = force
+        self.spec = spec
+        self.attempts: list[tuple[Endpoint, bool, str | None]] = []
+        self.saw_not_found = self.saw_trouble = False
+
+    def request(
+        self, endpoint: Endpoint, container_id: str, timeout: int, limits: Limits
+    ) -> tuple[DaemonProfile, str, float]:
+        """The profile expected at `endpoint`, the target to POST, and the seconds the call may take."""
+        hint = profile_for(endpoint.engine, self.spec)
+        target = build_stop_target(hint, container_id, self.force, timeout)
+        return hint, target, limits.deadline + (0 if self.force else timeout)
+
+    def record(self, endpoint: Endpoint, hint: DaemonProfile, result: Response | Exception) -> StopReport | None:
+        """Record one daemon's answer (or Unreachable / DockspecError); the report when asking ends here."""
+        if isinstance(result, Exception):
+            reachable = not isinstance(result, Unreachable)
+            self.attempts.append((endpoint, reachable, str(result)))
+            self.saw_trouble = self.saw_trouble or reachable
+            return None
+        self.attempts.append((endpoint, True, None))
+        profile, version = engine_of(result, self.spec)
+        outcome = outcome_of(profile or hint, version, action_of(self.force), result)
         if outcome is StopOutcome.NOT_FOUND:
-            saw_not_found = True
-            continue
-        return StopReport(outcome, True, explicit, tuple(attempts))
-    answered = any(error is None for _, _, error in attempts)
-    outcome = StopOutcome.NOT_FOUND if saw_not_found and not saw_trouble else StopOutcome.FAILED
-    return StopReport(outcome, answered, explicit, tuple(attempts))
+            self.saw_not_found = True
+            return None
+        return StopReport(outcome, True, self.explicit, tuple(self.attempts))
+
+    def report(self) -> StopReport:
+        """The report when no daemon ended the asking: NOT_FOUND when every one that answered said so, else FAILED."""
+        answered = any(error is None for _, _, error in self.attempts)
+        not_found = self.saw_not_found and not self.saw_trouble
+        outcome = StopOutcome.NOT_FOUND if not_found else StopOutcome.FAILED
+        return StopReport(outcome, answered, self.explicit, tuple(self.attempts))
 
 
 def stop_container(
