@@ -156,8 +156,15 @@ async def _connect_tcp(endpoint: Endpoint, deadline: float) -> StreamChannel:
         when = "connecting or during the TLS handshake" if endpoint.tls else "connecting"
         raise Unreachable(f"{address}: timed out {when}") from None
     except OSError as exc:
-        raise Unreachable(f"{address}: {describe(exc)}") from None
+        raise Unreachable(f"{address}: {_connect_failure(exc)}") from None
     return StreamChannel(reader, writer, hint)
+
+
+def _connect_failure(exc: OSError) -> str:
+    """describe(), with the errno's own words: asyncio says `Connect call failed (addr)` for every errno."""
+    if exc.errno:
+        return os.strerror(exc.errno)
+    return describe(exc)
 
 
 class SshChannel:
