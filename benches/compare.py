@@ -20,6 +20,10 @@ enough to dwarf the clock; op and baseline alternate so drift hits both):
   docker-py's /version and per-container inspect calls from answers
   recorded from Docker 20.10 (ratio = docker-py / dockspec: how many times
   faster dockspec is);
+- dockspec.aio: `aio.detect_containers()` awaited on one kept event loop,
+  and under a fresh `asyncio.run()` per call, against the sync
+  `detect_containers()`, on the same lean daemon (20 and 100 containers;
+  ratio = aio / sync);
 - `import dockspec` against `import docker`, each in a fresh interpreter,
   net of an interpreter that imports nothing; and whole processes:
   `python -c 'import dockspec'` against `python -c 'import attrs'`.
@@ -196,6 +200,27 @@ def detect_rows(url: str, label: str, repeats: int, min_sample: float, with_dock
         yield group, name, t_peer, "detect_containers()", t_detect
 
 
+def aio_rows(url: str, label: str, repeats: int, min_sample: float) -> Iterator[Row]:
+    import asyncio
+
+    import dockspec
+    from dockspec import aio
+
+    os.environ["DOCKER_HOST"] = url
+    loop = asyncio.new_event_loop()
+    try:
+        kept = repeated(lambda: loop.run_until_complete(aio.detect_containers()))
+        fresh = repeated(lambda: asyncio.run(aio.detect_containers()))
+        sync = repeated(dockspec.detect_containers)
+        t_kept, t_fresh, t_sync = side_by_side([kept, fresh, sync], repeats, min_sample)
+    finally:
+        loop.close()
+    yield f"aio detect {label} vs sync detect", "await aio.detect_containers() (loop kept)", t_kept, (
+        "detect_containers()"), t_sync
+    yield f"aio detect {label}, asyncio.run per call", "asyncio.run(aio.detect_containers())", t_fresh, (
+        "detect_containers()"), t_sync
+
+
 def import_rows(repeats: int, with_docker_py: bool) -> Iterator[Row]:
     def interpreter(code: str) -> Callable[[int], object]:
         argv = [sys.executable, "-c", code]
@@ -246,7 +271,7 @@ def verdict(group: str, ratio: float) -> str:
     return f"{'<=' if kind == 'le' else '>='} {limit:.2f} {'met' if ok else 'MISSED'}"
 
 
-KINDS = ("refresh", "lookup", "detect", "import")
+KINDS = ("refresh", "lookup", "detect", "aio", "import")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -275,6 +300,11 @@ def main(argv: list[str] | None = None) -> int:
                     rows += detect_rows(url, f"docker-{n}", repeats, min_sample, with_docker_py and n == 20)
         if args.real_docker:
             rows += detect_rows(args.real_docker, "real dockerd", repeats, min_sample, with_docker_py)
+    if "aio" in kinds:
+        with tempfile.TemporaryDirectory(prefix="dockspec-compare-") as tmp:
+            for n in (20, 100):
+                with start(Path(tmp) / f"docker-{n}.sock", make_inputs.body("docker", n)) as url:
+                    rows += aio_rows(url, f"docker-{n}", repeats, min_sample)
     if "import" in kinds:
         rows += import_rows(max(repeats, 15), with_docker_py)
     print("# ratio = A / B (wall time per call); docker-py rows: how many times slower than dockspec")

@@ -96,6 +96,8 @@ async def probe_endpoints(
     endpoints, explicit = resolve_endpoints(env, spec)
     candidates = endpoints if all_endpoints else _candidates(endpoints, explicit)
     deadline = asyncio.get_running_loop().time() + limits.deadline
+    if len(candidates) == 1:  # as the sync side starts no thread for one endpoint, no task for one here
+        return [await _guarded_probe(candidates[0], spec, limits, deadline)], explicit
     reports = await asyncio.gather(*(_guarded_probe(e, spec, limits, deadline) for e in candidates))
     return list(reports), explicit
 
