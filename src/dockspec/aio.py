@@ -42,6 +42,7 @@ from dockspec._generated.models import Spec
 from dockspec._http import Response
 from dockspec._io.aio_transport import exchange
 from dockspec._io.net import Unreachable
+from dockspec.containers import LabelChoice
 from dockspec.daemons import ListPlan
 from dockspec.detect import (
     DaemonReport,
@@ -61,21 +62,25 @@ from dockspec.models import DEFAULT_LIMITS, ContainerPortMap, Endpoint, Limits, 
 __all__ = ["detect_containers", "detect_daemons", "probe", "probe_endpoints", "request_stop", "stop_container"]
 
 
-async def probe(endpoint: Endpoint, spec: Spec, limits: Limits, deadline: float) -> DaemonReport:
+async def probe(
+    endpoint: Endpoint, spec: Spec, limits: Limits, deadline: float, labels: LabelChoice = False
+) -> DaemonReport:
     """dockspec.detect.probe as a coroutine (`deadline` on the loop's clock); never raises DockspecError."""
     started = time.monotonic()
     plan = ListPlan(spec, endpoint.engine)
     try:
         while plan.request is not None:
             plan.answer(await exchange(endpoint, "GET", plan.request.path, spec=spec, limits=limits, deadline=deadline))
-        return listed_report(endpoint, plan, spec, limits, started)
+        return listed_report(endpoint, plan, spec, limits, started, labels)
     except (Unreachable, DockspecError) as exc:
         return failed_report(endpoint, plan, started, exc)
 
 
-async def _guarded_probe(endpoint: Endpoint, spec: Spec, limits: Limits, deadline: float) -> DaemonReport:
+async def _guarded_probe(
+    endpoint: Endpoint, spec: Spec, limits: Limits, deadline: float, labels: LabelChoice
+) -> DaemonReport:
     try:
-        return await probe(endpoint, spec, limits, deadline)
+        return await probe(endpoint, spec, limits, deadline, labels)
     except Exception as exc:  # a bug in one probe must not lose the other daemons' reports
         return DaemonReport(endpoint, error=f"{endpoint.url}: internal error while probing: {exc!r}")
 
@@ -87,6 +92,7 @@ async def probe_endpoints(
     spec: Spec | None = None,
     limits: Limits = DEFAULT_LIMITS,
     all_endpoints: bool = False,
+    labels: LabelChoice = False,
 ) -> tuple[list[DaemonReport], bool]:
     """Probe the endpoints concurrently; the reports in endpoint order and whether the environment chose them."""
     from dockspec.spec import builtin_spec
@@ -97,8 +103,8 @@ async def probe_endpoints(
     candidates = endpoints if all_endpoints else _candidates(endpoints, explicit)
     deadline = asyncio.get_running_loop().time() + limits.deadline
     if len(candidates) == 1:  # as the sync side starts no thread for one endpoint, no task for one here
-        return [await _guarded_probe(candidates[0], spec, limits, deadline)], explicit
-    reports = await asyncio.gather(*(_guarded_probe(e, spec, limits, deadline) for e in candidates))
+        return [await _guarded_probe(candidates[0], spec, limits, deadline, labels)], explicit
+    reports = await asyncio.gather(*(_guarded_probe(e, spec, limits, deadline, labels) for e in candidates))
     return list(reports), explicit
 
 
@@ -108,12 +114,13 @@ async def detect_daemons(
     env: Env | None = None,
     spec: Spec | None = None,
     limits: Limits = DEFAULT_LIMITS,
+    labels: LabelChoice = False,
 ) -> Detection:
     """Probe every endpoint and merge what answered; never raises for a daemon's failure (see Detection.ok).
 
     InvalidDockerHost or ContextError when the environment names an endpoint badly.
     """
-    reports, explicit = await probe_endpoints(home, env=env, spec=spec, limits=limits)
+    reports, explicit = await probe_endpoints(home, env=env, spec=spec, limits=limits, labels=labels)
     return Detection.of(reports, explicit)
 
 
@@ -123,13 +130,15 @@ async def detect_containers(
     env: Env | None = None,
     spec: Spec | None = None,
     limits: Limits = DEFAULT_LIMITS,
+    labels: LabelChoice = False,
 ) -> ContainerPortMap:
     """Detect running containers and their published ports, strictly (dockspec.detect_containers).
 
     Raises DaemonNotFound when no daemon answered, InvalidResponse when the
-    daemons that answered all answered with something unusable.
+    daemons that answered all answered with something unusable. `labels` as
+    dockspec.detect_containers' (default none).
     """
-    detection = await detect_daemons(home, env=env, spec=spec, limits=limits)
+    detection = await detect_daemons(home, env=env, spec=spec, limits=limits, labels=labels)
     if not detection.ok:
         raise detection.error()
     return detection.port_map

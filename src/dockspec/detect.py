@@ -18,7 +18,7 @@ from dockspec._generated.models import DaemonProfile, Spec
 from dockspec._http import Response
 from dockspec._io.exchange import Unreachable, exchange
 from dockspec._io.transport import endpoint_present, same_target
-from dockspec.containers import parse_list
+from dockspec.containers import LabelChoice, parse_list
 from dockspec.daemons import (
     ListPlan,
     action_of,
@@ -99,25 +99,32 @@ def resolve_endpoints(env: Env, spec: Spec) -> tuple[list[Endpoint], bool]:
     return [*selection.recorded, *table_endpoints(env, spec)], False
 
 
-def probe(endpoint: Endpoint, spec: Spec, limits: Limits, deadline: float) -> DaemonReport:
-    """List the running containers at one endpoint, sending what the ListPlan asks; never raises DockspecError."""
+def probe(
+    endpoint: Endpoint, spec: Spec, limits: Limits, deadline: float, labels: LabelChoice = False
+) -> DaemonReport:
+    """List the running containers at one endpoint, sending what the ListPlan asks; never raises DockspecError.
+
+    `labels`: the labels each ContainerInfo carries (dockspec.containers.parse_list's).
+    """
     started = time.monotonic()
     plan = ListPlan(spec, endpoint.engine)
     try:
         while plan.request is not None:
             plan.answer(exchange(endpoint, "GET", plan.request.path, spec=spec, limits=limits, deadline=deadline))
-        return listed_report(endpoint, plan, spec, limits, started)
+        return listed_report(endpoint, plan, spec, limits, started, labels)
     except (Unreachable, DockspecError) as exc:
         return failed_report(endpoint, plan, started, exc)
 
 
-def listed_report(endpoint: Endpoint, plan: ListPlan, spec: Spec, limits: Limits, started: float) -> DaemonReport:
+def listed_report(
+    endpoint: Endpoint, plan: ListPlan, spec: Spec, limits: Limits, started: float, labels: LabelChoice = False
+) -> DaemonReport:
     """The report of a probe whose plan is done (shared by dockspec.aio); InvalidResponse for an unusable answer."""
     response = plan.response
     assert response is not None  # the plan asks at least once
     if not 200 <= response.status < 300:
         raise InvalidResponse(f"{endpoint.url}: GET {plan.path} answered {response.status}")
-    parsed = parse_list(response.body, plan.shape, spec=spec, limits=limits, daemon=endpoint.url)
+    parsed = parse_list(response.body, plan.shape, spec=spec, limits=limits, daemon=endpoint.url, labels=labels)
     return DaemonReport(
         endpoint,
         engine=plan.engine,
@@ -163,9 +170,16 @@ class DetectionHandle:
     """Detection under way: one daemon thread per endpoint, results as they land."""
 
     def __init__(
-        self, endpoints: list[Endpoint], spec: Spec, limits: Limits, started: float, explicit: bool = False
+        self,
+        endpoints: list[Endpoint],
+        spec: Spec,
+        limits: Limits,
+        started: float,
+        explicit: bool = False,
+        labels: LabelChoice = False,
     ) -> None:
         self.endpoints = endpoints
+        self.labels = labels
         self.explicit = explicit
         self.reports: list[DaemonReport | None] = [None] * len(endpoints)
         self._done = threading.Condition()
@@ -185,7 +199,7 @@ class DetectionHandle:
 
     def _run(self, index: int, endpoint: Endpoint, spec: Spec, limits: Limits) -> None:
         try:
-            report = probe(endpoint, spec, limits, self._deadline)
+            report = probe(endpoint, spec, limits, self._deadline, self.labels)
         except Exception as exc:  # a bug in one probe must not leave wait() waiting for it
             report = DaemonReport(endpoint, error=f"{endpoint.url}: internal error while probing: {exc!r}")
         with self._done:
@@ -211,11 +225,12 @@ def probe_endpoints(
     spec: Spec | None = None,
     limits: Limits = DEFAULT_LIMITS,
     all_endpoints: bool = False,
+    labels: LabelChoice = False,
 ) -> tuple[list[DaemonReport], bool]:
     """Probe the endpoints concurrently; the reports in order and whether DOCKER_HOST chose them.
 
     With `all_endpoints`, table paths that do not exist are reported too (for
-    `dockspec endpoints`).
+    `dockspec endpoints`); `labels` as detect_containers'.
     """
     from dockspec.spec import builtin_spec
 
@@ -225,8 +240,8 @@ def probe_endpoints(
     candidates = endpoints if all_endpoints else _candidates(endpoints, explicit)
     started = time.monotonic()
     if len(candidates) == 1:
-        return [probe(candidates[0], spec, limits, started + limits.deadline)], explicit
-    handle = DetectionHandle(candidates, spec, limits, started).start()
+        return [probe(candidates[0], spec, limits, started + limits.deadline, labels)], explicit
+    handle = DetectionHandle(candidates, spec, limits, started, labels=labels).start()
     return handle.wait(limits.deadline + 0.5), explicit
 
 
@@ -303,12 +318,13 @@ def detect_daemons(
     env: Env | None = None,
     spec: Spec | None = None,
     limits: Limits = DEFAULT_LIMITS,
+    labels: LabelChoice = False,
 ) -> Detection:
     """Probe every endpoint and merge what answered; never raises for a daemon's failure (see Detection.ok).
 
     InvalidDockerHost or ContextError when the environment names an endpoint badly.
     """
-    reports, explicit = probe_endpoints(home, env=env, spec=spec, limits=limits)
+    reports, explicit = probe_endpoints(home, env=env, spec=spec, limits=limits, labels=labels)
     return Detection.of(reports, explicit)
 
 
@@ -318,13 +334,16 @@ def detect_containers(
     env: Env | None = None,
     spec: Spec | None = None,
     limits: Limits = DEFAULT_LIMITS,
+    labels: LabelChoice = False,
 ) -> ContainerPortMap:
     """Detect running containers and their published ports, strictly.
 
     Raises DaemonNotFound when no daemon answered, InvalidResponse when the
-    daemons that answered all answered with something unusable.
+    daemons that answered all answered with something unusable. `labels`:
+    the labels each ContainerInfo carries: True for all, or the names to
+    keep (default none; compose's are read either way, as `compose`).
     """
-    detection = detect_daemons(home, env=env, spec=spec, limits=limits)
+    detection = detect_daemons(home, env=env, spec=spec, limits=limits, labels=labels)
     if not detection.ok:
         raise detection.error()
     return detection.port_map
