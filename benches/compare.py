@@ -10,6 +10,8 @@ enough to dwarf the clock; op and baseline alternate so drift hits both):
   decoder=...)` then an exact lookup of every binding the map publishes
   (benches/ops.py), against `json.loads` of the same body
   (benches/make_inputs.py bodies; ratio = dockspec / json.loads);
+- the labels opt-in: the same refresh with `labels=True` against it with
+  labels off (ratio = what keeping every label costs);
 - lookup against a plain `dict.get` on the same map (ratio = lookup / get);
 - detection (`dockspec.detect_containers()`) against the floor, one raw
   HTTP/1.0 request on a fresh connection plus `json.loads` of the body, over
@@ -141,6 +143,36 @@ def parse_rows(repeats: int, min_sample: float) -> Iterator[Row]:
         what = "parse_containers_json(decoder='{}') + lookups"
         yield f"refresh {shape}-{n} stdlib", what.format("stdlib"), t_stdlib, "json.loads", t_base
         yield f"refresh {shape}-{n} fast", what.format("fast"), t_fast, "json.loads", t_base
+
+
+def labels_rows(repeats: int, min_sample: float) -> Iterator[Row]:
+    """The labels opt-in's cost: one refresh with labels=True against the default one (skipped before labels=)."""
+    import inspect
+
+    import dockspec
+
+    parse, lookup = dockspec.parse_containers_json, dockspec.lookup_published_container
+    if "labels" not in inspect.signature(parse).parameters:
+        return
+
+    def refresh(body: bytes, decoder: str, labels: bool) -> Callable[[int], object]:
+        def run(n: int) -> None:
+            for _ in range(n):
+                port_map = parse(body, decoder=decoder, labels=labels)
+                for ip, port, protocol in port_map:
+                    lookup(port_map, (ip, port), protocol)
+
+        return run
+
+    ctx = ops.Context()
+    for shape, n in make_inputs.BODIES:
+        body = ctx.body(shape, n)
+        for decoder in ("stdlib", "fast"):
+            t_all, t_default = side_by_side(
+                [refresh(body, decoder, True), refresh(body, decoder, False)], repeats, min_sample
+            )
+            yield (f"refresh {shape}-{n} {decoder}, labels=True", "parse_containers_json(labels=True) + lookups",
+                   t_all, "the same, labels off", t_default)
 
 
 def lookup_rows(repeats: int, min_sample: float) -> Iterator[Row]:
@@ -290,6 +322,7 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[Row] = []
     if "refresh" in kinds:
         rows += parse_rows(repeats, min_sample)
+        rows += labels_rows(repeats, min_sample)
     if "lookup" in kinds:
         rows += lookup_rows(repeats, min_sample)
     if "detect" in kinds:
