@@ -338,6 +338,23 @@ def test_tls_failures_read_as_in_sync(pki: Pki, tls_server: int, case: str) -> N
         assert ours == sync
 
 
+def test_a_silent_tls_server_is_unreachable_by_the_deadline(pki: Pki) -> None:  # noqa: F811
+    """A server that accepts and never speaks TLS: the handshake ends at the deadline, nothing but TLS was sent."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        endpoint = tls_endpoint(listener.getsockname()[1], ca_file=str(pki.ca))
+        started = time.monotonic()
+        with pytest.raises(OSError, match="timed out connecting or during the TLS handshake"):
+            run(aio_transport.exchange(endpoint, "GET", "/containers/json", spec=SPEC, limits=Limits(deadline=0.5)))
+        assert time.monotonic() - started < 1.5
+        conn, _ = listener.accept()
+        with conn:
+            conn.settimeout(1)
+            sent = conn.recv(65536)
+    assert sent[:1] == b"\x16"  # a TLS handshake record, not an HTTP request
+
+
 def test_named_pipes_are_sync_only() -> None:
     endpoint = Endpoint(url="npipe:////./pipe/docker_engine", transport="npipe", address="//./pipe/docker_engine")
     with pytest.raises(OSError, match="named pipes are sync-only"):

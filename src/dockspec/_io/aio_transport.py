@@ -24,8 +24,8 @@ import signal
 import ssl
 import sys
 import time
-from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any, Protocol, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import Protocol, TypeVar
 
 from dockspec._generated.models import Spec
 from dockspec._http import Response, ResponseReader, build_request
@@ -115,15 +115,15 @@ def _ssl_text(exc: ssl.SSLError) -> str:
     return ssl_message(exc)
 
 
-async def _connect_unix(path: str, deadline: float) -> StreamChannel:
+async def _connect_unix(path: str) -> StreamChannel:
     try:
-        reader, writer = await within(deadline, lambda: asyncio.open_unix_connection(path, limit=RECV_SIZE))
-    except (OSError, TimeoutError) as exc:  # TimeoutError is an OSError; describe() names it
+        reader, writer = await asyncio.open_unix_connection(path, limit=RECV_SIZE)
+    except OSError as exc:
         raise Unreachable(f"{path}: {describe(exc)}") from None
     return StreamChannel(reader, writer)
 
 
-async def _connect_tcp(endpoint: Endpoint, deadline: float) -> StreamChannel:
+async def _connect_tcp(endpoint: Endpoint) -> StreamChannel:
     """TCP, or TLS when the endpoint says so (never plaintext then): every address of the host in turn.
 
     An IP literal needs no lookup; a name is resolved by the loop's
@@ -143,18 +143,15 @@ async def _connect_tcp(endpoint: Endpoint, deadline: float) -> StreamChannel:
         context = client_context(credentials)  # ContextError when its files cannot be used
         hint = no_cert_hint(credentials)
 
-    def connect() -> Coroutine[Any, Any, tuple[asyncio.StreamReader, asyncio.StreamWriter]]:
-        if context is None:
-            return asyncio.open_connection(host, port, limit=RECV_SIZE)
-        return asyncio.open_connection(host, port, limit=RECV_SIZE, ssl=context, server_hostname=host)
-
     try:
-        reader, writer = await within(deadline, connect)
+        if context is None:
+            reader, writer = await asyncio.open_connection(host, port, limit=RECV_SIZE)
+        else:
+            reader, writer = await asyncio.open_connection(
+                host, port, limit=RECV_SIZE, ssl=context, server_hostname=host
+            )
     except ssl.SSLError as exc:  # before OSError: ssl.SSLError is one
         raise InvalidResponse(f"{endpoint.url}: TLS handshake failed: {_ssl_text(exc)}") from None
-    except TimeoutError:
-        when = "connecting or during the TLS handshake" if endpoint.tls else "connecting"
-        raise Unreachable(f"{address}: timed out {when}") from None
     except OSError as exc:
         raise Unreachable(f"{address}: {_connect_failure(exc)}") from None
     return StreamChannel(reader, writer, hint)
@@ -276,11 +273,11 @@ class SshChannel:
 
 
 async def open_channel(endpoint: Endpoint, deadline: float, spec: Spec) -> AioChannel:
-    """Connect to `endpoint` before `deadline` (loop clock); Unreachable when nothing answers."""
+    """Connect to `endpoint`; Unreachable when nothing answers. The caller bounds it (`deadline`: ssh's argv)."""
     if endpoint.transport == "unix":
-        return await _connect_unix(endpoint.address, deadline)
+        return await _connect_unix(endpoint.address)
     if endpoint.transport == "tcp":
-        return await _connect_tcp(endpoint, deadline)
+        return await _connect_tcp(endpoint)
     if endpoint.transport == "ssh":
         return await SshChannel.connect(endpoint, deadline, spec)
     if endpoint.transport == "npipe":
@@ -307,11 +304,13 @@ async def exchange(
     loop = asyncio.get_running_loop()
     if deadline is None:
         deadline = loop.time() + limits.deadline
-    channel = await open_channel(endpoint, deadline, spec)
     request = build_request(method, target, host_header(endpoint))
     feed_deadline = time.monotonic() + (deadline - loop.time())  # feed's clock, should a loop keep another
+    opened: list[AioChannel] = []
 
-    async def pump() -> Response:
+    async def connect_and_pump() -> Response:  # one timeout for the whole call: each costs the loop a timer
+        channel = await open_channel(endpoint, deadline, spec)
+        opened.append(channel)
         await channel.send(request)
         reader = ResponseReader(method, limits)
         while True:
@@ -321,10 +320,21 @@ async def exchange(
 
     try:
         try:
-            return await within(deadline, pump)
+            return await within(deadline, connect_and_pump)
         except TimeoutError:
-            raise channel.timeout_error() from None
+            if not opened:
+                raise _connect_timeout(endpoint) from None
+            raise opened[0].timeout_error() from None
     except (InvalidResponse, OSError) as exc:
         raise answer_error(endpoint, exc) from None
     finally:
-        await channel.aclose()
+        if opened:
+            await opened[0].aclose()
+
+
+def _connect_timeout(endpoint: Endpoint) -> Unreachable:
+    """The deadline passed before the channel was up (the sync transports' words)."""
+    if endpoint.transport == "ssh":
+        return Unreachable(f"{endpoint.url}: the deadline passed before ssh started")
+    when = "connecting or during the TLS handshake" if endpoint.tls else "connecting"
+    return Unreachable(f"{endpoint.address}: timed out {when}")
