@@ -25,7 +25,9 @@ enough to dwarf the clock; op and baseline alternate so drift hits both):
 - dockspec.aio: `aio.detect_containers()` awaited on one kept event loop,
   and under a fresh `asyncio.run()` per call, against the sync
   `detect_containers()`, on the same lean daemon (20 and 100 containers;
-  ratio = aio / sync);
+  ratio = aio / sync), and with no DOCKER_HOST and three lean daemons at
+  table paths under a temporary home (the coroutine's three tasks against
+  the sync call's three threads);
 - `import dockspec` against `import docker`, each in a fresh interpreter,
   net of an interpreter that imports nothing; and whole processes:
   `python -c 'import dockspec'` against `python -c 'import attrs'`.
@@ -253,6 +255,41 @@ def aio_rows(url: str, label: str, repeats: int, min_sample: float) -> Iterator[
         "detect_containers()"), t_sync
 
 
+# Three of the Linux table's Docker paths (spec/endpoints.yaml), under a temporary home and runtime dir.
+THREE_PATHS = ("home/.docker/desktop/docker.sock", "home/.docker/run/docker.sock", "xdg/docker.sock")
+
+
+def three_daemon_rows(tmp: Path, repeats: int, min_sample: float) -> Iterator[Row]:
+    """No DOCKER_HOST, three lean daemons at table paths: aio's tasks against the sync side's threads."""
+    import asyncio
+
+    import attrs
+
+    import dockspec
+    from dockspec import aio
+
+    os.environ.pop("DOCKER_HOST", None)
+    spec = dockspec.builtin_spec()
+    spec = attrs.evolve(spec, endpoints=tuple(
+        e for e in spec.endpoints if e.template.startswith(("{home}", "{xdg_runtime_dir}"))))
+    env = dockspec.Env(platform="linux", home=str(tmp / "home"), xdg_runtime_dir=str(tmp / "xdg"), environ={})
+    with contextlib.ExitStack() as stack:
+        for relative in THREE_PATHS:
+            (tmp / relative).parent.mkdir(parents=True, exist_ok=True)
+            stack.enter_context(start(tmp / relative, make_inputs.body("docker", 20)))
+        if len(dockspec.detect_daemons(env=env, spec=spec).reports) != 3:
+            raise SystemExit("three_daemon_rows: detection did not find the three lean daemons")
+        loop = asyncio.new_event_loop()
+        try:
+            ours = repeated(lambda: loop.run_until_complete(aio.detect_containers(env=env, spec=spec)))
+            sync = repeated(lambda: dockspec.detect_containers(env=env, spec=spec))
+            t_ours, t_sync = side_by_side([ours, sync], repeats, min_sample)
+        finally:
+            loop.close()
+    yield "aio detect 3 daemons x 20 vs sync (threads)", "await aio.detect_containers() (loop kept)", t_ours, (
+        "detect_containers()"), t_sync
+
+
 def import_rows(repeats: int, with_docker_py: bool) -> Iterator[Row]:
     def interpreter(code: str) -> Callable[[int], object]:
         argv = [sys.executable, "-c", code]
@@ -338,6 +375,7 @@ def main(argv: list[str] | None = None) -> int:
             for n in (20, 100):
                 with start(Path(tmp) / f"docker-{n}.sock", make_inputs.body("docker", n)) as url:
                     rows += aio_rows(url, f"docker-{n}", repeats, min_sample)
+            rows += three_daemon_rows(Path(tmp), repeats, min_sample)
     if "import" in kinds:
         rows += import_rows(max(repeats, 15), with_docker_py)
     print("# ratio = A / B (wall time per call); docker-py rows: how many times slower than dockspec")
