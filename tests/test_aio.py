@@ -332,6 +332,7 @@ def test_tls_failures_read_as_in_sync(pki: Pki, tls_server: int, case: str) -> N
         _aio_get(endpoint)
     ours = f"{type(caught.value).__name__}: {caught.value}"
     assert re.match(expected, ours), ours
+    assert ours.count(endpoint.address) == 1, ours  # named once, as the sync path does
     sync = _sync_error(endpoint)
     assert re.match(expected, sync), sync
     if case == "nothing listening":  # the others race the server's close (sending or reading), sync ones too

@@ -326,6 +326,8 @@ async def exchange(
                 raise _connect_timeout(endpoint) from None
             raise opened[0].timeout_error() from None
     except (InvalidResponse, OSError) as exc:
+        if not opened:
+            raise  # the connect's own errors (Unreachable, a TLS handshake's InvalidResponse), as in sync
         raise answer_error(endpoint, exc) from None
     finally:
         if opened:
