@@ -10,6 +10,8 @@ enough to dwarf the clock; op and baseline alternate so drift hits both):
   decoder=...)` then an exact lookup of every binding the map publishes
   (benches/ops.py), against `json.loads` of the same body
   (benches/make_inputs.py bodies; ratio = dockspec / json.loads);
+- the labels opt-in: the same refresh with `labels=True` against it with
+  labels off (ratio = what keeping every label costs);
 - lookup against a plain `dict.get` on the same map (ratio = lookup / get);
 - detection (`dockspec.detect_containers()`) against the floor, one raw
   HTTP/1.0 request on a fresh connection plus `json.loads` of the body, over
@@ -20,6 +22,12 @@ enough to dwarf the clock; op and baseline alternate so drift hits both):
   docker-py's /version and per-container inspect calls from answers
   recorded from Docker 20.10 (ratio = docker-py / dockspec: how many times
   faster dockspec is);
+- dockspec.aio: `aio.detect_containers()` awaited on one kept event loop,
+  and under a fresh `asyncio.run()` per call, against the sync
+  `detect_containers()`, on the same lean daemon (20 and 100 containers;
+  ratio = aio / sync), and with no DOCKER_HOST and three lean daemons at
+  table paths under a temporary home (the coroutine's three tasks against
+  the sync call's three threads);
 - `import dockspec` against `import docker`, each in a fresh interpreter,
   net of an interpreter that imports nothing; and whole processes:
   `python -c 'import dockspec'` against `python -c 'import attrs'`.
@@ -139,6 +147,36 @@ def parse_rows(repeats: int, min_sample: float) -> Iterator[Row]:
         yield f"refresh {shape}-{n} fast", what.format("fast"), t_fast, "json.loads", t_base
 
 
+def labels_rows(repeats: int, min_sample: float) -> Iterator[Row]:
+    """The labels opt-in's cost: one refresh with labels=True against the default one (skipped before labels=)."""
+    import inspect
+
+    import dockspec
+
+    parse, lookup = dockspec.parse_containers_json, dockspec.lookup_published_container
+    if "labels" not in inspect.signature(parse).parameters:
+        return
+
+    def refresh(body: bytes, decoder: str, labels: bool) -> Callable[[int], object]:
+        def run(n: int) -> None:
+            for _ in range(n):
+                port_map = parse(body, decoder=decoder, labels=labels)
+                for ip, port, protocol in port_map:
+                    lookup(port_map, (ip, port), protocol)
+
+        return run
+
+    ctx = ops.Context()
+    for shape, n in make_inputs.BODIES:
+        body = ctx.body(shape, n)
+        for decoder in ("stdlib", "fast"):
+            t_all, t_default = side_by_side(
+                [refresh(body, decoder, True), refresh(body, decoder, False)], repeats, min_sample
+            )
+            yield (f"refresh {shape}-{n} {decoder}, labels=True", "parse_containers_json(labels=True) + lookups",
+                   t_all, "the same, labels off", t_default)
+
+
 def lookup_rows(repeats: int, min_sample: float) -> Iterator[Row]:
     ctx = ops.Context()
     for size in make_inputs.LOOKUP_SIZES:
@@ -196,6 +234,62 @@ def detect_rows(url: str, label: str, repeats: int, min_sample: float, with_dock
         yield group, name, t_peer, "detect_containers()", t_detect
 
 
+def aio_rows(url: str, label: str, repeats: int, min_sample: float) -> Iterator[Row]:
+    import asyncio
+
+    import dockspec
+    from dockspec import aio
+
+    os.environ["DOCKER_HOST"] = url
+    loop = asyncio.new_event_loop()
+    try:
+        kept = repeated(lambda: loop.run_until_complete(aio.detect_containers()))
+        fresh = repeated(lambda: asyncio.run(aio.detect_containers()))
+        sync = repeated(dockspec.detect_containers)
+        t_kept, t_fresh, t_sync = side_by_side([kept, fresh, sync], repeats, min_sample)
+    finally:
+        loop.close()
+    yield f"aio detect {label} vs sync detect", "await aio.detect_containers() (loop kept)", t_kept, (
+        "detect_containers()"), t_sync
+    yield f"aio detect {label}, asyncio.run per call", "asyncio.run(aio.detect_containers())", t_fresh, (
+        "detect_containers()"), t_sync
+
+
+# Three of the Linux table's Docker paths (spec/endpoints.yaml), under a temporary home and runtime dir.
+THREE_PATHS = ("home/.docker/desktop/docker.sock", "home/.docker/run/docker.sock", "xdg/docker.sock")
+
+
+def three_daemon_rows(tmp: Path, repeats: int, min_sample: float) -> Iterator[Row]:
+    """No DOCKER_HOST, three lean daemons at table paths: aio's tasks against the sync side's threads."""
+    import asyncio
+
+    import attrs
+
+    import dockspec
+    from dockspec import aio
+
+    os.environ.pop("DOCKER_HOST", None)
+    spec = dockspec.builtin_spec()
+    spec = attrs.evolve(spec, endpoints=tuple(
+        e for e in spec.endpoints if e.template.startswith(("{home}", "{xdg_runtime_dir}"))))
+    env = dockspec.Env(platform="linux", home=str(tmp / "home"), xdg_runtime_dir=str(tmp / "xdg"), environ={})
+    with contextlib.ExitStack() as stack:
+        for relative in THREE_PATHS:
+            (tmp / relative).parent.mkdir(parents=True, exist_ok=True)
+            stack.enter_context(start(tmp / relative, make_inputs.body("docker", 20)))
+        if len(dockspec.detect_daemons(env=env, spec=spec).reports) != 3:
+            raise SystemExit("three_daemon_rows: detection did not find the three lean daemons")
+        loop = asyncio.new_event_loop()
+        try:
+            ours = repeated(lambda: loop.run_until_complete(aio.detect_containers(env=env, spec=spec)))
+            sync = repeated(lambda: dockspec.detect_containers(env=env, spec=spec))
+            t_ours, t_sync = side_by_side([ours, sync], repeats, min_sample)
+        finally:
+            loop.close()
+    yield "aio detect 3 daemons x 20 vs sync (threads)", "await aio.detect_containers() (loop kept)", t_ours, (
+        "detect_containers()"), t_sync
+
+
 def import_rows(repeats: int, with_docker_py: bool) -> Iterator[Row]:
     def interpreter(code: str) -> Callable[[int], object]:
         argv = [sys.executable, "-c", code]
@@ -246,7 +340,7 @@ def verdict(group: str, ratio: float) -> str:
     return f"{'<=' if kind == 'le' else '>='} {limit:.2f} {'met' if ok else 'MISSED'}"
 
 
-KINDS = ("refresh", "lookup", "detect", "import")
+KINDS = ("refresh", "lookup", "detect", "aio", "import")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -265,6 +359,7 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[Row] = []
     if "refresh" in kinds:
         rows += parse_rows(repeats, min_sample)
+        rows += labels_rows(repeats, min_sample)
     if "lookup" in kinds:
         rows += lookup_rows(repeats, min_sample)
     if "detect" in kinds:
@@ -275,6 +370,12 @@ def main(argv: list[str] | None = None) -> int:
                     rows += detect_rows(url, f"docker-{n}", repeats, min_sample, with_docker_py and n == 20)
         if args.real_docker:
             rows += detect_rows(args.real_docker, "real dockerd", repeats, min_sample, with_docker_py)
+    if "aio" in kinds:
+        with tempfile.TemporaryDirectory(prefix="dockspec-compare-") as tmp:
+            for n in (20, 100):
+                with start(Path(tmp) / f"docker-{n}.sock", make_inputs.body("docker", n)) as url:
+                    rows += aio_rows(url, f"docker-{n}", repeats, min_sample)
+            rows += three_daemon_rows(Path(tmp), repeats, min_sample)
     if "import" in kinds:
         rows += import_rows(max(repeats, 15), with_docker_py)
     print("# ratio = A / B (wall time per call); docker-py rows: how many times slower than dockspec")

@@ -13,6 +13,7 @@ DEFERRED = {
     "socket", "selectors", "ssl", "pathlib", "json", "ipaddress", "h11", "msgspec", "yaml", "cattrs",
     "dockspec.detect", "dockspec._io", "dockspec._http", "dockspec.podman", "dockspec.cli",
     "dockspec._generated.models", "dockspec._generated.tables", "dockspec._generated.wire", "dockspec.hosts",
+    "dockspec.aio", "dockspec._io.aio_transport", "asyncio",
 }
 
 

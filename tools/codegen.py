@@ -272,7 +272,28 @@ def render_wire(spec: Any, digest: str) -> str:
     for shape in shapes:
         out.append(f'    "{shape}": msgspec.json.Decoder(list[{shape.capitalize()}Container]),\n')
     out.append("}\n")
+    out.extend(_render_all_labels(spec, shapes))
     return "".join(out)
+
+
+def _render_all_labels(spec: Any, shapes: tuple[str, ...]) -> list[str]:
+    """Structs of each container's whole Labels object, for callers who ask for labels (a second pass).
+
+    The hot structs above keep only the compose labels; these are decoded
+    only when labels are asked for. Values stay undecoded (msgspec.Raw): the
+    parser decodes the strings it keeps, and a value of another type, however
+    nested, costs a skim.
+    """
+    out = []
+    for shape in shapes:
+        key = next(getattr(f, shape) for f in spec.wire.container if f.name == "labels")
+        out.append(f"\n\nclass {shape.capitalize()}Labels(msgspec.Struct, gc=False):\n")
+        out.append(f"    labels: dict[str, msgspec.Raw] | None = msgspec.field(default=None, name={key!r})\n")
+    out.append("\n\nLABELS_DECODERS = {\n")
+    for shape in shapes:
+        out.append(f'    "{shape}": msgspec.json.Decoder(list[{shape.capitalize()}Labels]),\n')
+    out.append("}\n")
+    return out
 
 
 def _render_compose_labels(compose: Any) -> list[str]:

@@ -10,13 +10,16 @@ leading `/`; a missing name falls back to the image, then the short id.
 Compose (issue 13): only the compose labels of spec/wire.yaml are read
 (compose_of); a Labels that is not an object, or a label that is not a
 non-empty string, counts as absent (labels decorate a container, they never
-make an answer unusable).
+make an answer unusable). Other labels only when the caller asks (`labels`:
+True for all, or the names to keep), string values only; the default parse
+reads no other label.
 A body that is not a JSON list of objects, or whose fields have the wrong
 types, is an InvalidResponse (strict) or an empty map (lenient).
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -29,6 +32,7 @@ if TYPE_CHECKING:
     from dockspec._generated.models import Spec, WireShapes
 
 __all__ = [
+    "LabelChoice",
     "ParsedList",
     "compose_of",
     "parse_containers_json",
@@ -38,6 +42,9 @@ __all__ = [
 ]
 
 MAX_PORT = 65535
+
+LabelChoice = bool | Collection[str]
+"""Which labels a parse keeps on each ContainerInfo: False (none), True (all), or the names to keep."""
 
 
 @attrs.frozen
@@ -205,6 +212,43 @@ def _fast_compose(keys: _Keys, labels: Any, compose_labels: Any) -> Compose | No
 
 UNSEEN: Any = object()
 
+Kept = bool | tuple[str, ...]
+
+
+def _label_choice(labels: LabelChoice) -> Kept:
+    """False, True, or the sorted distinct names; TypeError for anything else (a bare str is one name too many)."""
+    if labels is False or labels is True:
+        return labels
+    if isinstance(labels, str) or not isinstance(labels, Collection):
+        raise TypeError(f"labels must be True, False or a collection of label names, not {labels!r}")
+    names = tuple(sorted(set(labels)))
+    for name in names:
+        if type(name) is not str:
+            raise TypeError(f"a label name must be a string, not {name!r}")
+    return names or False
+
+
+def _kept_labels(labels: Any, keep: Kept) -> tuple[tuple[str, str], ...]:
+    """The (name, value) pairs of `labels` (a container's Labels) that `keep` asks for, string values only."""
+    if not labels or type(labels) is not dict:
+        return ()
+    if keep is True:
+        return tuple(sorted((k, v) for k, v in labels.items() if type(v) is str and type(k) is str))
+    assert keep is not False
+    return tuple((k, v) for k in keep if type(v := labels.get(k)) is str)
+
+
+def _fast_kept_labels(labels: dict[str, Any] | None, keep: Kept, decode: Any) -> tuple[tuple[str, str], ...]:
+    """_kept_labels on the fast decoder's {name: msgspec.Raw}: only the string values are decoded.
+
+    A string msgspec refuses (a lone surrogate escape json.loads accepts)
+    raises ValueError: the stdlib path then decides, as for any refused body.
+    """
+    if not labels:
+        return ()
+    names = sorted(labels) if keep is True else [k for k in keep if k in labels]  # type: ignore[union-attr]
+    return tuple((k, decode(raw)) for k in names if memoryview(raw := labels[k])[0] == 34)  # 34: '"'
+
 
 def short_container_id(container_id: str) -> str:
     """The 12-character short form of a container id (the id itself if shorter)."""
@@ -252,11 +296,13 @@ def parse_list(
     limits: Limits = DEFAULT_LIMITS,
     daemon: str | None = None,
     decoder: str | None = None,
+    labels: LabelChoice = False,
 ) -> ParsedList:
     """Parse a list answer of `shape` (docker, libpod, or None to tell from the body).
 
     Raises InvalidResponse when the body is not usable; `daemon` is recorded
-    on every ContainerInfo. `decoder` picks the JSON decoder: "stdlib"
+    on every ContainerInfo, and so are the labels `labels` asks for (True:
+    all; or the names to keep; string values only). `decoder` picks the JSON decoder: "stdlib"
     (json.loads), "fast" (msgspec structs generated from spec/wire.yaml, the
     `dockspec[fast]` extra) or None: fast when msgspec imports and `spec`
     has the built-in wire table, else stdlib. Both give the same result for
@@ -269,6 +315,7 @@ def parse_list(
     """
     builtin = builtin_spec()
     spec = spec or builtin
+    keep = _label_choice(labels)
     if decoder != "stdlib":
         if decoder not in DECODERS:
             raise ValueError(f"decoder must be one of {DECODERS}, not {decoder!r}")
@@ -277,15 +324,17 @@ def parse_list(
             if decoder == "fast":
                 raise ImportError("decoder='fast' needs msgspec: pip install 'dockspec[fast]'")
         elif spec.wire is builtin.wire or spec.wire == builtin.wire:
-            parsed = _parse_fast(wire, body, shape, spec, limits, daemon)
+            parsed = _parse_fast(wire, body, shape, spec, limits, daemon, keep)
             if parsed is not None:
                 return parsed
         elif decoder == "fast":
             raise ValueError("decoder='fast' decodes the built-in wire table only; this spec has another")
-    return _parse_stdlib(body, shape, spec, limits, daemon)
+    return _parse_stdlib(body, shape, spec, limits, daemon, keep)
 
 
-def _parse_stdlib(body: bytes | str, shape: str | None, spec: Spec, limits: Limits, daemon: str | None) -> ParsedList:
+def _parse_stdlib(
+    body: bytes | str, shape: str | None, spec: Spec, limits: Limits, daemon: str | None, keep: Kept = False
+) -> ParsedList:
     """json.loads, then the rules on dicts, checking every type the rules read."""
     import json  # here: with msgspec installed, only bodies it refuses reach json
 
@@ -335,7 +384,12 @@ def _parse_stdlib(body: bytes | str, shape: str | None, spec: Spec, limits: Limi
             name = image or container_id[:short]
         labels = None if k_labels is None else item.get(k_labels)
         compose = _dict_compose(keys, labels) if labels and type(labels) is dict else None
-        info = ContainerInfo(container_id, name, image, daemon=daemon, compose=compose)
+        if keep:
+            info = ContainerInfo(
+                container_id, name, image, daemon=daemon, compose=compose, labels=_kept_labels(labels, keep)
+            )
+        else:
+            info = ContainerInfo(container_id, name, image, daemon=daemon, compose=compose)
         append(info)
         ports = item.get(k_ports)
         if not ports:
@@ -395,7 +449,7 @@ _REFUSED = (ValueError, TypeError, RecursionError)  # msgspec's DecodeError and 
 
 
 def _parse_fast(
-    wire: Any, body: bytes | str, shape: str | None, spec: Spec, limits: Limits, daemon: str | None
+    wire: Any, body: bytes | str, shape: str | None, spec: Spec, limits: Limits, daemon: str | None, keep: Kept = False
 ) -> ParsedList | None:
     """_parse_stdlib's rules on msgspec structs (dockspec._generated.wire); None when the stdlib path must decide.
 
@@ -428,6 +482,8 @@ def _parse_fast(
                         shape = "libpod"
                         items = wire.DECODERS[shape].decode(body)
                     break
+        every_label = wire.LABELS_DECODERS[shape].decode(body) if keep else None  # a second pass, if asked
+        kept_labels = [_fast_kept_labels(item.labels, keep, wire.msgspec.json.decode) for item in every_label or ()]
     except _REFUSED:
         return None
     except KeyError:  # a shape with no generated decoder: the stdlib path says what it is
@@ -463,7 +519,11 @@ def _parse_fast(
         compose = None if labels is None else composes_get(labels, UNSEEN)
         if compose is UNSEEN:
             compose = _fast_compose(keys, labels, compose_labels)
-        info = ContainerInfo(container_id, name, image, daemon=daemon, compose=compose)
+        if every_label is None:
+            info = ContainerInfo(container_id, name, image, daemon=daemon, compose=compose)
+        else:
+            kept = kept_labels[len(containers)]
+            info = ContainerInfo(container_id, name, image, daemon=daemon, compose=compose, labels=kept)
         append(info)
         ports = item.ports
         if not ports:
@@ -521,12 +581,14 @@ def parse_containers_json_strict(
     spec: Spec | None = None,
     limits: Limits = DEFAULT_LIMITS,
     decoder: str | None = None,
+    labels: LabelChoice = False,
 ) -> ContainerPortMap:
     """The port map of a `/containers/json` body; InvalidResponse when unusable.
 
     `decoder` is parse_list's: "stdlib", "fast" (needs `dockspec[fast]`) or None (fast when it can).
+    `labels`: the labels each ContainerInfo carries (True: all; or the names to keep; default none).
     """
-    return ContainerPortMap(parse_list(body, shape, spec=spec, limits=limits, decoder=decoder).bindings)
+    return ContainerPortMap(parse_list(body, shape, spec=spec, limits=limits, decoder=decoder, labels=labels).bindings)
 
 
 def parse_containers_json(
@@ -536,9 +598,10 @@ def parse_containers_json(
     spec: Spec | None = None,
     limits: Limits = DEFAULT_LIMITS,
     decoder: str | None = None,
+    labels: LabelChoice = False,
 ) -> ContainerPortMap:
-    """Lenient parse: an unusable body gives an empty map, never an error (`decoder` as parse_list's)."""
+    """Lenient parse: an unusable body gives an empty map, never an error (`decoder`, `labels` as parse_list's)."""
     try:
-        return parse_containers_json_strict(body, shape, spec=spec, limits=limits, decoder=decoder)
+        return parse_containers_json_strict(body, shape, spec=spec, limits=limits, decoder=decoder, labels=labels)
     except InvalidResponse:
         return ContainerPortMap()

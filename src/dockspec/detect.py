@@ -14,10 +14,11 @@ import time
 
 import attrs
 
-from dockspec._generated.models import Spec
+from dockspec._generated.models import DaemonProfile, Spec
+from dockspec._http import Response
 from dockspec._io.exchange import Unreachable, exchange
 from dockspec._io.transport import endpoint_present, same_target
-from dockspec.containers import parse_list
+from dockspec.containers import LabelChoice, parse_list
 from dockspec.daemons import (
     ListPlan,
     action_of,
@@ -101,29 +102,32 @@ def resolve_endpoints(env: Env, spec: Spec) -> tuple[list[Endpoint], bool]:
     return [*selection.recorded, *table_endpoints(env, spec)], False
 
 
-def probe(endpoint: Endpoint, spec: Spec, limits: Limits, deadline: float) -> DaemonReport:
-    """List the running containers at one endpoint, sending what the ListPlan asks; never raises DockspecError."""
+def probe(
+    endpoint: Endpoint, spec: Spec, limits: Limits, deadline: float, labels: LabelChoice = False
+) -> DaemonReport:
+    """List the running containers at one endpoint, sending what the ListPlan asks; never raises DockspecError.
+
+    `labels`: the labels each ContainerInfo carries (dockspec.containers.parse_list's).
+    """
     started = time.monotonic()
     plan = ListPlan(spec, endpoint.engine)
     try:
         while plan.request is not None:
             plan.answer(exchange(endpoint, "GET", plan.request.path, spec=spec, limits=limits, deadline=deadline))
-        response = plan.response
-        assert response is not None  # the plan asks at least once
-        if not 200 <= response.status < 300:
-            raise InvalidResponse(f"{endpoint.url}: GET {plan.path} answered {response.status}")
-        parsed = parse_list(response.body, plan.shape, spec=spec, limits=limits, daemon=endpoint.url)
-    except Unreachable as exc:
-        return DaemonReport(endpoint, elapsed=time.monotonic() - started, error=str(exc))
-    except DockspecError as exc:
-        return DaemonReport(
-            endpoint,
-            engine=plan.engine,
-            version=plan.version,
-            elapsed=time.monotonic() - started,
-            error=str(exc),
-            reachable=True,
-        )
+        return listed_report(endpoint, plan, spec, limits, started, labels)
+    except (Unreachable, DockspecError) as exc:
+        return failed_report(endpoint, plan, started, exc)
+
+
+def listed_report(
+    endpoint: Endpoint, plan: ListPlan, spec: Spec, limits: Limits, started: float, labels: LabelChoice = False
+) -> DaemonReport:
+    """The report of a probe whose plan is done (shared by dockspec.aio); InvalidResponse for an unusable answer."""
+    response = plan.response
+    assert response is not None  # the plan asks at least once
+    if not 200 <= response.status < 300:
+        raise InvalidResponse(f"{endpoint.url}: GET {plan.path} answered {response.status}")
+    parsed = parse_list(response.body, plan.shape, spec=spec, limits=limits, daemon=endpoint.url, labels=labels)
     return DaemonReport(
         endpoint,
         engine=plan.engine,
@@ -132,6 +136,20 @@ def probe(endpoint: Endpoint, spec: Spec, limits: Limits, deadline: float) -> Da
         reachable=True,
         containers=parsed.containers,
         bindings=parsed.bindings,
+    )
+
+
+def failed_report(endpoint: Endpoint, plan: ListPlan, started: float, exc: Exception) -> DaemonReport:
+    """The report of a probe that failed with `exc`: Unreachable (nothing answered) or a DockspecError."""
+    if isinstance(exc, Unreachable):
+        return DaemonReport(endpoint, elapsed=time.monotonic() - started, error=str(exc))
+    return DaemonReport(
+        endpoint,
+        engine=plan.engine,
+        version=plan.version,
+        elapsed=time.monotonic() - started,
+        error=str(exc),
+        reachable=True,
     )
 
 
@@ -155,9 +173,16 @@ class DetectionHandle:
     """Detection under way: one daemon thread per endpoint, results as they land."""
 
     def __init__(
-        self, endpoints: list[Endpoint], spec: Spec, limits: Limits, started: float, explicit: bool = False
+        self,
+        endpoints: list[Endpoint],
+        spec: Spec,
+        limits: Limits,
+        started: float,
+        explicit: bool = False,
+        labels: LabelChoice = False,
     ) -> None:
         self.endpoints = endpoints
+        self.labels = labels
         self.explicit = explicit
         self.reports: list[DaemonReport | None] = [None] * len(endpoints)
         self._done = threading.Condition()
@@ -177,7 +202,7 @@ class DetectionHandle:
 
     def _run(self, index: int, endpoint: Endpoint, spec: Spec, limits: Limits) -> None:
         try:
-            report = probe(endpoint, spec, limits, self._deadline)
+            report = probe(endpoint, spec, limits, self._deadline, self.labels)
         except Exception as exc:  # a bug in one probe must not leave wait() waiting for it
             report = DaemonReport(endpoint, error=f"{endpoint.url}: internal error while probing: {exc!r}")
         with self._done:
@@ -203,11 +228,12 @@ def probe_endpoints(
     spec: Spec | None = None,
     limits: Limits = DEFAULT_LIMITS,
     all_endpoints: bool = False,
+    labels: LabelChoice = False,
 ) -> tuple[list[DaemonReport], bool]:
     """Probe the endpoints concurrently; the reports in order and whether DOCKER_HOST chose them.
 
     With `all_endpoints`, table paths that do not exist are reported too (for
-    `dockspec endpoints`).
+    `dockspec endpoints`); `labels` as detect_containers'.
     """
     from dockspec.spec import builtin_spec
 
@@ -217,8 +243,8 @@ def probe_endpoints(
     candidates = endpoints if all_endpoints else _candidates(endpoints, explicit)
     started = time.monotonic()
     if len(candidates) == 1:
-        return [probe(candidates[0], spec, limits, started + limits.deadline)], explicit
-    handle = DetectionHandle(candidates, spec, limits, started).start()
+        return [probe(candidates[0], spec, limits, started + limits.deadline, labels)], explicit
+    handle = DetectionHandle(candidates, spec, limits, started, labels=labels).start()
     return handle.wait(limits.deadline + 0.5), explicit
 
 
@@ -295,12 +321,13 @@ def detect_daemons(
     env: Env | None = None,
     spec: Spec | None = None,
     limits: Limits = DEFAULT_LIMITS,
+    labels: LabelChoice = False,
 ) -> Detection:
     """Probe every endpoint and merge what answered; never raises for a daemon's failure (see Detection.ok).
 
     InvalidDockerHost or ContextError when the environment names an endpoint badly.
     """
-    reports, explicit = probe_endpoints(home, env=env, spec=spec, limits=limits)
+    reports, explicit = probe_endpoints(home, env=env, spec=spec, limits=limits, labels=labels)
     return Detection.of(reports, explicit)
 
 
@@ -310,13 +337,16 @@ def detect_containers(
     env: Env | None = None,
     spec: Spec | None = None,
     limits: Limits = DEFAULT_LIMITS,
+    labels: LabelChoice = False,
 ) -> ContainerPortMap:
     """Detect running containers and their published ports, strictly.
 
     Raises DaemonNotFound when no daemon answered, InvalidResponse when the
-    daemons that answered all answered with something unusable.
+    daemons that answered all answered with something unusable. `labels`:
+    the labels each ContainerInfo carries: True for all, or the names to
+    keep (default none; compose's are read either way, as `compose`).
     """
-    detection = detect_daemons(home, env=env, spec=spec, limits=limits)
+    detection = detect_daemons(home, env=env, spec=spec, limits=limits, labels=labels)
     if not detection.ok:
         raise detection.error()
     return detection.port_map
@@ -400,25 +430,22 @@ def pick_daemon(endpoints: list[Endpoint], daemon: str) -> Endpoint:
 
 
 # One inspect answer: (known: True, False or None when unusable, reachable, error or None).
-_Inspected = tuple[bool | None, bool, str | None]
+Inspected = tuple[bool | None, bool, str | None]
 
 
-def _inspect_all(endpoints: list[Endpoint], container_id: str, spec: Spec, limits: Limits) -> list[_Inspected]:
+def _inspect_all(endpoints: list[Endpoint], container_id: str, spec: Spec, limits: Limits) -> list[Inspected]:
     """Ask every endpoint at once whether it knows `container_id`, within one deadline."""
     deadline = time.monotonic() + limits.deadline
-    results: list[_Inspected] = [(None, False, "no answer within the deadline")] * len(endpoints)
+    results: list[Inspected] = [(None, False, "no answer within the deadline")] * len(endpoints)
 
     def ask(index: int, endpoint: Endpoint) -> None:
-        target = build_inspect_target(profile_for(endpoint.engine, spec), container_id)
+        target = inspect_target(endpoint, container_id, spec)
+        result: Response | Exception
         try:
-            response = exchange(endpoint, "GET", target, spec=spec, limits=limits, deadline=deadline)
-        except Unreachable as exc:
-            results[index] = (None, False, str(exc))
-        except DockspecError as exc:
-            results[index] = (None, True, str(exc))
-        else:
-            known = knows(response)
-            results[index] = (known, True, None if known is not None else f"GET {target} answered {response.status}")
+            result = exchange(endpoint, "GET", target, spec=spec, limits=limits, deadline=deadline)
+        except (Unreachable, DockspecError) as exc:
+            result = exc
+        results[index] = inspected(target, result)
 
     threads = [
         threading.Thread(target=ask, args=(i, e), name=f"dockspec-inspect-{i}", daemon=True)
@@ -455,57 +482,116 @@ def request_stop(
     be asked properly or refused, or when none answered. `daemon` on the
     report is the endpoint that acted.
     """
+    spec, endpoints, explicit = stop_endpoints(container_id, timeout, home, env, spec, daemon)
+    tally = StopTally(explicit, force, spec)
+    if len(endpoints) > 1:
+        endpoints = tally.known(container_id, endpoints, _inspect_all(endpoints, container_id, spec, limits))
+    for endpoint in endpoints:
+        hint, target, seconds = tally.request(endpoint, container_id, timeout, limits)
+        result: Response | Exception
+        try:
+            result = exchange(endpoint, "POST", target, spec=spec, limits=limits, deadline=time.monotonic() + seconds)
+        except (Unreachable, DockspecError) as exc:
+            result = exc
+        report = tally.record(endpoint, hint, result)
+        if report is not None:
+            return report
+    return tally.report()
+
+
+def stop_endpoints(
+    container_id: str,
+    timeout: int,
+    home: str | os.PathLike[str] | None,
+    env: Env | None,
+    spec: Spec | None,
+    daemon: str | None = None,
+) -> tuple[Spec, list[Endpoint], bool]:
+    """request_stop's checks before any I/O (the id, the timeout), then the endpoints to ask in order.
+
+    With `daemon` (an origin or URL), only that endpoint (DaemonNotFound when none has it).
+    """
     from dockspec.spec import builtin_spec
 
     validate_container_id(container_id)
     check_stop_timeout(timeout)
     spec = spec or builtin_spec()
-    env = env or Env.from_os(home)
-    endpoints, explicit = resolve_endpoints(env, spec)
+    endpoints, explicit = resolve_endpoints(env or Env.from_os(home), spec)
     candidates = [pick_daemon(endpoints, daemon)] if daemon is not None else _candidates(endpoints, explicit)
-    attempts: list[tuple[Endpoint, bool, str | None]] = []
-    saw_not_found = saw_trouble = False
-    if len(candidates) > 1:
-        inspected = _inspect_all(candidates, container_id, spec, limits)
-        known = [e for e, (k, _, _) in zip(candidates, inspected, strict=True) if k]
+    return spec, candidates, explicit
+
+
+def inspect_target(endpoint: Endpoint, container_id: str, spec: Spec) -> str:
+    """The inspect asked of each daemon before a stop, to learn which daemons know the name."""
+    return build_inspect_target(profile_for(endpoint.engine, spec), container_id)
+
+
+def inspected(target: str, result: Response | Exception) -> Inspected:
+    """One inspect answer (or Unreachable / DockspecError) as (known, reachable, error)."""
+    if isinstance(result, Unreachable):
+        return (None, False, str(result))
+    if isinstance(result, Exception):
+        return (None, True, str(result))
+    known = knows(result)
+    return (known, True, None if known is not None else f"GET {target} answered {result.status}")
+
+
+class StopTally:
+    """What stopping heard so far, daemon by daemon, and when to stop asking (sans-IO; shared by dockspec.aio)."""
+
+    def __init__(self, explicit: bool, force: bool, spec: Spec) -> None:
+        self.explicit = explicit
+        self.force = force
+        self.spec = spec
+        self.attempts: list[tuple[Endpoint, bool, str | None]] = []
+        self.saw_not_found = self.saw_trouble = False
+
+    def known(self, container_id: str, candidates: list[Endpoint], answers: list[Inspected]) -> list[Endpoint]:
+        """The daemons that know the name, from the inspect round; AmbiguousContainer when more than one does."""
+        known = [e for e, (k, _, _) in zip(candidates, answers, strict=True) if k]
         if len(known) > 1:
-            urls = tuple(e.url for e in known)
             raise AmbiguousContainer(
                 f"{container_id!r} is known to {len(known)} daemons ("
                 + ", ".join(f"{e.origin or '-'} {e.url}" for e in known)
                 + "): nothing was stopped; pick one (`--daemon ORIGIN|URL`, `daemon=`)",
-                urls,
+                tuple(e.url for e in known),
             )
-        for endpoint, (k, reachable, error) in zip(candidates, inspected, strict=True):
+        for endpoint, (k, reachable, error) in zip(candidates, answers, strict=True):
             if endpoint not in known:
-                attempts.append((endpoint, reachable, error))
-                saw_not_found = saw_not_found or k is False
-                saw_trouble = saw_trouble or (k is None and reachable)
-        candidates = known
-    action = action_of(force)
-    for endpoint in candidates:
-        hint = profile_for(endpoint.engine, spec)
-        target = build_stop_target(hint, container_id, force, timeout)
-        deadline = time.monotonic() + limits.deadline + (0 if force else timeout)
-        try:
-            response = exchange(endpoint, "POST", target, spec=spec, limits=limits, deadline=deadline)
-        except Unreachable as exc:
-            attempts.append((endpoint, False, str(exc)))
-            continue
-        except DockspecError as exc:
-            attempts.append((endpoint, True, str(exc)))
-            saw_trouble = True
-            continue
-        attempts.append((endpoint, True, None))
-        profile, version = engine_of(response, spec)
-        outcome = outcome_of(profile or hint, version, action, response)
+                self.attempts.append((endpoint, reachable, error))
+                self.saw_not_found = self.saw_not_found or k is False
+                self.saw_trouble = self.saw_trouble or (k is None and reachable)
+        return known
+
+    def request(
+        self, endpoint: Endpoint, container_id: str, timeout: int, limits: Limits
+    ) -> tuple[DaemonProfile, str, float]:
+        """The profile expected at `endpoint`, the target to POST, and the seconds the call may take."""
+        hint = profile_for(endpoint.engine, self.spec)
+        target = build_stop_target(hint, container_id, self.force, timeout)
+        return hint, target, limits.deadline + (0 if self.force else timeout)
+
+    def record(self, endpoint: Endpoint, hint: DaemonProfile, result: Response | Exception) -> StopReport | None:
+        """Record one daemon's answer (or Unreachable / DockspecError); the report when asking ends here."""
+        if isinstance(result, Exception):
+            reachable = not isinstance(result, Unreachable)
+            self.attempts.append((endpoint, reachable, str(result)))
+            self.saw_trouble = self.saw_trouble or reachable
+            return None
+        self.attempts.append((endpoint, True, None))
+        profile, version = engine_of(result, self.spec)
+        outcome = outcome_of(profile or hint, version, action_of(self.force), result)
         if outcome is StopOutcome.NOT_FOUND:
-            saw_not_found = True
-            continue
-        return StopReport(outcome, True, explicit, tuple(attempts), endpoint)
-    answered = any(error is None for _, _, error in attempts)
-    outcome = StopOutcome.NOT_FOUND if saw_not_found and not saw_trouble else StopOutcome.FAILED
-    return StopReport(outcome, answered, explicit, tuple(attempts))
+            self.saw_not_found = True
+            return None
+        return StopReport(outcome, True, self.explicit, tuple(self.attempts), endpoint)
+
+    def report(self) -> StopReport:
+        """The report when no daemon ended the asking: NOT_FOUND when every one that answered said so, else FAILED."""
+        answered = any(error is None for _, _, error in self.attempts)
+        not_found = self.saw_not_found and not self.saw_trouble
+        outcome = StopOutcome.NOT_FOUND if not_found else StopOutcome.FAILED
+        return StopReport(outcome, answered, self.explicit, tuple(self.attempts))
 
 
 def stop_container(

@@ -64,8 +64,10 @@ class ContainerInfo:
     `daemon` is the URL of the daemon it came from (None when parsed from a
     body directly); it takes part in equality so merged maps stay exact.
     `compose` is its compose project and service, None when its labels name
-    no project. Not ordered: sort with a key (dockspec sorts by
-    `container_sort_key`).
+    no project. `labels` holds the labels the caller asked for (the `labels`
+    argument of detect_containers and the parsers; none by default) as
+    (name, value) pairs sorted by name; `label(name)` reads one. Not
+    ordered: sort with a key (dockspec sorts by `container_sort_key`).
     """
 
     id: str
@@ -73,9 +75,17 @@ class ContainerInfo:
     image: str
     daemon: str | None = attrs.field(default=None, kw_only=True)
     compose: Compose | None = attrs.field(default=None, kw_only=True)
+    labels: tuple[tuple[str, str], ...] = attrs.field(default=(), kw_only=True)
 
     def __str__(self) -> str:
         return f"{self.name} ({self.image})" if self.image else self.name
+
+    def label(self, name: str) -> str | None:
+        """The value of label `name` if it was asked for and set, else None."""
+        for key, value in self.labels:
+            if key == name:
+                return value
+        return None
 
 
 def container_sort_key(info: ContainerInfo) -> tuple[str, str, str, str]:

@@ -14,7 +14,7 @@ from dockspec._io.transport import Unreachable, open_channel
 from dockspec.errors import InvalidResponse
 from dockspec.models import Endpoint, Limits
 
-__all__ = ["FEED_SIZE", "Unreachable", "exchange"]
+__all__ = ["FEED_SIZE", "Unreachable", "answer_error", "exchange", "feed", "host_header"]
 
 # The reader gets a received block in slices this large, and the deadline is
 # checked between slices: a block of tiny chunks costs h11 an event per few
@@ -22,7 +22,7 @@ __all__ = ["FEED_SIZE", "Unreachable", "exchange"]
 FEED_SIZE = 8192
 
 
-def _host_header(endpoint: Endpoint) -> str:
+def host_header(endpoint: Endpoint) -> str:
     return endpoint.address if endpoint.transport == "tcp" else "localhost"
 
 
@@ -47,28 +47,45 @@ def exchange(
         deadline = time.monotonic() + limits.deadline
     channel = open_channel(endpoint, deadline, spec)
     try:
-        channel.send(build_request(method, target, _host_header(endpoint)), deadline)
+        channel.send(build_request(method, target, host_header(endpoint)), deadline)
         reader = ResponseReader(method, limits)
         while True:
-            data = channel.recv(deadline)
-            if not data:
-                response = reader.feed(b"")
-                if response is not None:
-                    return response
-                raise InvalidResponse("the daemon closed the connection before a complete answer")
-            for start in range(0, len(data), FEED_SIZE):
-                if start and time.monotonic() >= deadline:
-                    raise TimeoutError("deadline passed")
-                response = reader.feed(data[start : start + FEED_SIZE])
-                if response is not None:
-                    return response
-    except TimeoutError:
-        raise InvalidResponse(f"{endpoint.url}: no complete answer before the deadline") from None
-    except InvalidResponse as exc:
-        raise InvalidResponse(f"{endpoint.url}: {exc}") from None
-    except Unreachable:
-        raise
-    except OSError as exc:
-        raise InvalidResponse(f"{endpoint.url}: connection failed mid-answer ({exc.strerror or exc})") from None
+            response = feed(reader, channel.recv(deadline), deadline)
+            if response is not None:
+                return response
+    except (InvalidResponse, OSError) as exc:  # TimeoutError and Unreachable are OSErrors
+        raise answer_error(endpoint, exc) from None
     finally:
         channel.close()
+
+
+def feed(reader: ResponseReader, data: bytes, deadline: float) -> Response | None:
+    """One received block (b"": the peer closed) into the reader: the Response once complete, else None.
+
+    The block goes in FEED_SIZE slices, the deadline checked between them
+    (TimeoutError); a close before a complete answer is InvalidResponse.
+    Shared by every transport, dockspec.aio's too.
+    """
+    if not data:
+        response = reader.feed(b"")
+        if response is None:
+            raise InvalidResponse("the daemon closed the connection before a complete answer")
+        return response
+    for start in range(0, len(data), FEED_SIZE):
+        if start and time.monotonic() >= deadline:
+            raise TimeoutError("deadline passed")
+        response = reader.feed(data[start : start + FEED_SIZE])
+        if response is not None:
+            return response
+    return None
+
+
+def answer_error(endpoint: Endpoint, exc: InvalidResponse | OSError) -> Exception:
+    """What exchange raises for a failure after connecting: InvalidResponse naming the endpoint, or Unreachable."""
+    if isinstance(exc, Unreachable):
+        return exc
+    if isinstance(exc, TimeoutError):
+        return InvalidResponse(f"{endpoint.url}: no complete answer before the deadline")
+    if isinstance(exc, InvalidResponse):
+        return InvalidResponse(f"{endpoint.url}: {exc}")
+    return InvalidResponse(f"{endpoint.url}: connection failed mid-answer ({exc.strerror or exc})")

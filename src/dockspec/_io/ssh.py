@@ -32,7 +32,7 @@ from dockspec._io.net import RECV_SIZE, Unreachable
 from dockspec.addresses import InvalidAddress, parse_ssh_authority
 from dockspec.models import Endpoint
 
-__all__ = ["SshChannel", "SshTarget", "parse_ssh_url", "ssh_argv"]
+__all__ = ["MAX_STDERR", "SshChannel", "SshTarget", "parse_ssh_url", "ssh_argv", "ssh_failure", "ssh_timeout"]
 
 # ssh's stderr kept for the error message (the tail, if it says more).
 MAX_STDERR = 16 * 1024
@@ -101,6 +101,24 @@ def _stderr_text(data: bytes) -> str:
     return "; ".join(line for line in lines if line) or "no message on stderr"
 
 
+def ssh_failure(url: str, code: int | None, stderr: bytes) -> Unreachable:
+    """ssh ended (or broke the pipe) before answering: its exit status (None: still running) and stderr say why."""
+    message = _stderr_text(stderr)
+    if code == 255:
+        return Unreachable(f"{url}: ssh failed (exit 255): {message}")
+    if code is None:
+        return Unreachable(f"{url}: ssh closed its output without answering: {message}")
+    return Unreachable(f"{url}: the remote command failed (exit {code}): {message}")
+
+
+def ssh_timeout(url: str, received: int, stderr: bytes) -> Exception:
+    """The deadline passed: TimeoutError once answer bytes came, else Unreachable with ssh's stderr."""
+    if received:
+        return TimeoutError("deadline passed")
+    message = _stderr_text(stderr) if stderr else "ssh printed nothing"
+    return Unreachable(f"{url}: no answer through ssh before the deadline ({message})")
+
+
 class SshChannel:
     """An ssh subprocess whose stdin and stdout carry the HTTP exchange."""
 
@@ -154,12 +172,7 @@ class SshChannel:
             code = self.proc.wait(timeout=max(0.0, min(deadline - time.monotonic(), 1.0)))
         except subprocess.TimeoutExpired:
             code = None
-        message = _stderr_text(bytes(self.stderr))
-        if code == 255:
-            return Unreachable(f"{self.url}: ssh failed (exit 255): {message}")
-        if code is None:
-            return Unreachable(f"{self.url}: ssh closed its output without answering: {message}")
-        return Unreachable(f"{self.url}: the remote command failed (exit {code}): {message}")
+        return ssh_failure(self.url, code, bytes(self.stderr))
 
     def _drain_stderr(self, deadline: float) -> None:
         """Read stderr until EOF or the deadline (bounded: ssh exits right after writing it)."""
@@ -207,10 +220,7 @@ class SshChannel:
                 view = view[written:]
 
     def _timeout(self) -> Exception:
-        if self.received:
-            return TimeoutError("deadline passed")
-        message = _stderr_text(bytes(self.stderr)) if self.stderr else "ssh printed nothing"
-        return Unreachable(f"{self.url}: no answer through ssh before the deadline ({message})")
+        return ssh_timeout(self.url, self.received, bytes(self.stderr))
 
     def recv(self, deadline: float) -> bytes:
         stdout, stderr = self.proc.stdout, self.proc.stderr

@@ -24,7 +24,7 @@ from dockspec.addresses import split_host_port
 from dockspec.errors import ContextError, InvalidResponse
 from dockspec.models import Credentials, Endpoint
 
-__all__ = ["TlsChannel", "client_context", "connect_tls"]
+__all__ = ["TlsChannel", "client_context", "connect_tls", "no_cert_hint", "ssl_message"]
 
 
 def _no_password() -> NoReturn:
@@ -121,7 +121,7 @@ def client_context(credentials: Credentials) -> ssl.SSLContext:
     return context
 
 
-def _ssl_message(exc: ssl.SSLError) -> str:
+def ssl_message(exc: ssl.SSLError) -> str:
     """ssl's own message, e.g. `[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: ...`."""
     return str(exc) or type(exc).__name__
 
@@ -156,7 +156,7 @@ class TlsChannel:
                 continue
             except ssl.SSLError as exc:
                 raise InvalidResponse(
-                    f"the TLS session failed while sending: {_ssl_message(exc)}{self.no_cert_hint}"
+                    f"the TLS session failed while sending: {ssl_message(exc)}{self.no_cert_hint}"
                 ) from None
             except OSError as exc:
                 raise InvalidResponse(
@@ -178,7 +178,7 @@ class TlsChannel:
                 # TLS 1.3: a client certificate the daemon refuses is only
                 # reported (as an alert) once the client reads.
                 raise InvalidResponse(
-                    f"the daemon ended the TLS session: {_ssl_message(exc)}{self.no_cert_hint}"
+                    f"the daemon ended the TLS session: {ssl_message(exc)}{self.no_cert_hint}"
                 ) from None
             except OSError as exc:
                 reason = describe(exc)
@@ -201,7 +201,7 @@ def _handshake(sock: ssl.SSLSocket, address: str, url: str, deadline: float) -> 
             except ssl.SSLWantWriteError:
                 event = selectors.EVENT_WRITE
             except ssl.SSLError as exc:
-                raise InvalidResponse(f"{url}: TLS handshake failed: {_ssl_message(exc)}") from None
+                raise InvalidResponse(f"{url}: TLS handshake failed: {ssl_message(exc)}") from None
             except OSError as exc:
                 raise Unreachable(f"{address}: connection failed during the TLS handshake: {describe(exc)}") from None
             selector.modify(sock, event)
@@ -232,9 +232,13 @@ def connect_tls(endpoint: Endpoint, deadline: float) -> TlsChannel:
     except BaseException:
         sock.close()
         raise
-    hint = ""
-    if client_cert_files(credentials) is None:
-        named = " and ".join(p for p in (credentials.cert_file, credentials.key_file) if p)
-        missing = f"{named} not found" if named else "no cert.pem and key.pem next to the CA"
-        hint = f" (no client certificate was offered: {missing})"
-    return TlsChannel(sock, hint)
+    return TlsChannel(sock, no_cert_hint(credentials))
+
+
+def no_cert_hint(credentials: Credentials) -> str:
+    """What a session error adds when no client certificate was offered (else "")."""
+    if client_cert_files(credentials) is not None:
+        return ""
+    named = " and ".join(p for p in (credentials.cert_file, credentials.key_file) if p)
+    missing = f"{named} not found" if named else "no cert.pem and key.pem next to the CA"
+    return f" (no client certificate was offered: {missing})"
