@@ -239,8 +239,11 @@ def _attributions(
     resolver = RootlessPodmanResolver(spec=spec)
     cgroup = cgroup_lookup(spec)
 
+    sockets = list(sockets)
+    cmdlines = {s.pid: s.cmdline for s in sockets if s.pid is not None}
+
     def rootless(pid: int, name: str) -> ContainerInfo | None:
-        return lookup_rootless_podman_container(pid, name, resolver, env=env)
+        return lookup_rootless_podman_container(pid, name, resolver, env=env, cmdline=cmdlines.get(pid, ()))
 
     return [(s, attribute(s, detection.port_map, detection.containers, spec, rootless, cgroup)) for s in sockets]
 

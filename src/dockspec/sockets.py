@@ -21,6 +21,7 @@ from dockspec.addresses import parse_port
 from dockspec.cgroups import CgroupMatch
 from dockspec.errors import InvalidAddress
 from dockspec.models import Ambiguous, ContainerInfo, ContainerPortMap, Found, Protocol
+from dockspec.pasta import publishes
 from dockspec.ports import lookup_published_container
 
 __all__ = [
@@ -34,6 +35,7 @@ __all__ = [
     "flag_value",
     "helper_for",
     "host_sockets",
+    "pasta_publishes",
     "sort_key",
 ]
 
@@ -70,7 +72,7 @@ class Attribution:
     """The socket's container (or the candidates, when several publish it) and how it was found.
 
     `via` is binding (exact or every-address binding), a helper's resolve
-    kind from the spec (cmdline-id, cmdline-ports, rootless-netns), cgroup
+    kind from the spec (cmdline-id, cmdline-ports, rootless-netns, pasta), cgroup
     (the holder lives in the container's cgroup), or port-fallback (the one
     container publishing that port and protocol); None when nothing matched.
     `engine` is the cgroup form's engine when via is cgroup: a container no
@@ -157,13 +159,26 @@ def _by_helper(
         ip = (flag_value(sock.cmdline, ip_flag) if isinstance(ip_flag, str) else None) or sock.ip
         match = lookup_published_container(port_map, (ip, port), sock.protocol)
         return Attribution(match.container, via=helper.resolve) if isinstance(match, Found) else None
-    if helper.resolve == "rootless-netns" and rootless is not None and sock.pid is not None and sock.process:
+    if helper.resolve == "pasta":
+        verdict = pasta_publishes(helper, sock)
+        if verdict is False:
+            return NO_CONTAINER  # its own specs do not forward this socket (`-t none -u none`: nothing)
+        if verdict is None:
+            return None  # a spec outside pasta's grammar: its evidence is not read
+    if helper.resolve in ("rootless-netns", "pasta") and rootless is not None and sock.pid is not None and sock.process:
         info = rootless(sock.pid, sock.process)
         if info is None:
             return None
         # Prefer the daemon's record (its image name and daemon url) over storage metadata.
         return Attribution(find_container(containers, info.id) or info, via=helper.resolve)
     return None
+
+
+def pasta_publishes(helper: HelperProcess, sock: HostSocket) -> bool | None:
+    """Whether a pasta helper's command line forwards `sock` (its -t or -u specs); None: not readable."""
+    tcp = helper.tcp_flags or ()
+    own = tcp if sock.protocol is Protocol.TCP else (helper.udp_flags or ())
+    return publishes(sock.cmdline, own, tcp, sock.protocol is Protocol.UDP, sock.ip, sock.port)
 
 
 def _by_cgroup(
@@ -190,7 +205,9 @@ def attribute(
     """Which container owns `sock`.
 
     Order: a helper's own evidence (conmon's container id, docker-proxy's
-    host port, rootlessport's network namespace); for a process that is no
+    host port, rootlessport's network namespace, pasta's network namespace
+    once its -t/-u specs cover the socket; a pasta whose specs do not cover
+    it names nothing); for a process that is no
     helper, the container whose cgroup it lives in (a host-network
     container's own process); then the published binding on that exact
     address or on every address; then, for helper processes only, the proxy

@@ -1,0 +1,186 @@
+"""Holders of published sockets beyond docker-proxy and conmon: pasta, rootlessport's id socket.
+
+A fake /proc (tests.hostile.test_storage's Bed: a pid directory owned by an
+unprivileged uid, its fd links, a stat line) and rootless storage in a
+temporary directory, resolved through the real FsReader; the socket rules
+through sockets.attribute with literal sockets. The pasta grammar itself is
+checked by the vectors (spec/vectors/pasta.yaml).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dockspec import ContainerInfo, ContainerPortMap, Protocol, builtin_spec
+from dockspec.models import Limits
+from dockspec.podman import ids_of_unix_sockets, lookup_rootless_podman_container, socket_inodes
+from dockspec.sockets import NO_CONTAINER, Attribution, HostSocket, attribute
+from tests.hostile.test_storage import ID, NETNS, Bed, entry
+
+SPEC = builtin_spec()
+OTHER_NETNS = "/run/user/65534/netns/netns-other"
+PASTA = ("/usr/bin/pasta", "--config-net", "-t", "62080-62080:80-80", "-u", "none", "--netns", NETNS)
+UNIX_HEADER = "Num       RefCount Protocol Flags    Type St Inode Path\n"
+
+
+@pytest.fixture
+def bed(tmp_path: Path) -> Bed:
+    b = Bed(tmp_path)
+    b.index([entry(ID)])
+    b.config(ID)
+    return b
+
+
+def fd(bed: Bed, pid: int, number: int, target: str) -> None:
+    link = bed.proc / str(pid) / "fd" / str(number)
+    link.symlink_to(target)
+
+
+def unix_table(bed: Bed, where: str, lines: list[str]) -> None:
+    path = bed.proc / where / "net" / "unix"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(UNIX_HEADER + "".join(line + "\n" for line in lines))
+
+
+def unix_line(inode: int, path: str = "") -> str:
+    return f"000000004e7c8550: 00000002 00000000 00010000 0005 01 {inode}" + (f" {path}" if path else "")
+
+
+def resolve(bed: Bed, pid: int, name: str, cmdline: tuple[str, ...] = ()) -> ContainerInfo | None:
+    return lookup_rootless_podman_container(pid, name, bed.resolver(), env=bed.env, cmdline=cmdline)
+
+
+# ---------------------------------------------------------------- pasta
+
+
+@pytest.mark.parametrize("name", ["pasta", "pasta.avx2", "pasta.avx512"])
+def test_pasta_netns_from_its_command_line_names_the_container(bed: Bed, name: str) -> None:
+    bed.process(100)
+    assert ContainerInfo(ID, "web", "bb:latest") == resolve(bed, 100, name, PASTA)
+
+
+def test_pasta_claiming_another_namespace_than_it_holds_names_nothing(bed: Bed) -> None:
+    bed.process(100, netns=OTHER_NETNS)  # holds the other one open
+    assert resolve(bed, 100, "pasta.avx2", PASTA) is None
+
+
+def test_pasta_that_holds_no_namespace_file_is_read_by_its_claim(bed: Bed) -> None:
+    bed.process(100, netns="/dev/null")
+    assert ID == getattr(resolve(bed, 100, "pasta", PASTA), "id", None)
+
+
+@pytest.mark.parametrize(
+    "cmdline",
+    [PASTA[:-2], (*PASTA, "--netns", OTHER_NETNS)],
+    ids=["no --netns", "two --netns"],
+)
+def test_pasta_without_one_netns_flag_names_nothing(bed: Bed, cmdline: tuple[str, ...]) -> None:
+    bed.process(100)
+    assert resolve(bed, 100, "pasta", cmdline) is None
+
+
+def test_pasta_storage_of_another_owner_is_not_believed(bed: Bed) -> None:
+    bed.process(100, uid=0)  # root's pasta; the storage is nobody's
+    assert resolve(bed, 100, "pasta", PASTA) is None
+
+
+STORED = ContainerInfo(ID, "web", "bb:latest")
+DETECTED = ContainerInfo(ID, "r5-web", "localhost/bb:latest", daemon="unix:///run/user/1002/podman/podman.sock")
+
+
+def pasta_socket(cmdline: tuple[str, ...], port: int = 62080, protocol: Protocol = Protocol.TCP) -> HostSocket:
+    return HostSocket(protocol, "::", port, 100, "pasta.avx2", cmdline)
+
+
+def test_attribute_names_pasta_by_the_daemon_record_via_pasta() -> None:
+    got = attribute(pasta_socket(PASTA), ContainerPortMap(), {ID: DETECTED}, SPEC, lambda pid, name: STORED)
+    assert Attribution(DETECTED, via="pasta") == got
+
+
+def test_pasta_whose_specs_do_not_cover_the_socket_names_nothing_not_even_by_fallback() -> None:
+    """The shared rootless-netns pasta (-t none -u none) publishes nothing: no binding or fallback names its sockets."""
+    shared = ("/usr/bin/pasta", "-t", "none", "-u", "none", "--netns", NETNS)
+    port_map = ContainerPortMap({(None, 62080, Protocol.TCP): DETECTED})
+    calls: list[int] = []
+
+    def rootless(pid: int, name: str) -> ContainerInfo | None:
+        calls.append(pid)
+        return STORED
+
+    assert NO_CONTAINER == attribute(pasta_socket(shared), port_map, {ID: DETECTED}, SPEC, rootless)
+    assert NO_CONTAINER == attribute(pasta_socket(PASTA, port=62081), port_map, {ID: DETECTED}, SPEC, rootless)
+    assert calls == []  # storage is not read for a socket pasta does not publish
+
+
+def test_pasta_with_a_bad_spec_falls_back_to_the_bindings() -> None:
+    bad = ("/usr/bin/pasta", "-t", "80-70", "--netns", NETNS)
+    port_map = ContainerPortMap({(None, 62080, Protocol.TCP): DETECTED})
+    got = attribute(pasta_socket(bad), port_map, {ID: DETECTED}, SPEC, lambda pid, name: STORED)
+    assert Attribution(DETECTED, via="binding") == got
+
+
+# ---------------------------------------------------------------- rootlessport's id socket
+
+
+def test_socket_inodes_and_ids_of_unix_sockets() -> None:
+    links = ["socket:[5]", "pipe:[6]", "socket:[77]", "socket:[x]", "socket:[\uff11]", "/dev/null"]
+    assert {5, 77} == socket_inodes(links)
+    table = (UNIX_HEADER + unix_line(5, f"/proc/self/fd/12/{ID}") + "\n" + unix_line(6, f"/x/{'b' * 64}") + "\n"
+             + unix_line(77, "/run/user/1001/libpod/tmp/rootlessport1/.bp.sock") + "\n" + unix_line(78) + "\n")
+    assert {ID} == ids_of_unix_sockets(table.encode(), {5, 77, 78})
+    assert set() == ids_of_unix_sockets(b"garbage\n\xff\xfe 1 2 3 4 5 6 7\n", {5})
+
+
+def test_rootlessport_named_by_its_id_socket_when_the_netns_names_nothing(bed: Bed) -> None:
+    """Podman 5: rootlessport holds <tmpdir>/rp/<id>, bound as /proc/self/fd/N/<id> (seen on r5-net)."""
+    bed.process(100, netns=OTHER_NETNS)  # a namespace no stored config names
+    fd(bed, 100, 13, "socket:[3141702]")
+    unix_table(bed, "self", [unix_line(3141702, f"/proc/self/fd/12/{ID}")])
+    assert ContainerInfo(ID, "web", "bb:latest") == resolve(bed, 100, "rootlessport")
+
+
+def test_id_socket_in_the_process_own_namespace_table(bed: Bed) -> None:
+    bed.process(100, netns="/dev/null")
+    fd(bed, 100, 13, "socket:[42]")
+    unix_table(bed, "100", [unix_line(42, f"/run/user/65534/libpod/tmp/rp/{ID}")])
+    assert ID == getattr(resolve(bed, 100, "rootlessport"), "id", None)
+
+
+def test_id_socket_of_a_container_storage_does_not_list_is_still_its_id(bed: Bed) -> None:
+    other = "c" * 64
+    bed.process(100, netns="/dev/null")
+    fd(bed, 100, 13, "socket:[42]")
+    unix_table(bed, "self", [unix_line(42, f"/rp/{other}")])
+    assert ContainerInfo(other, other[:12], "") == resolve(bed, 100, "rootlessport")
+
+
+def test_netns_and_id_socket_that_disagree_name_nothing(bed: Bed) -> None:
+    bed.process(100)  # NETNS: the stored container ID
+    fd(bed, 100, 13, "socket:[42]")
+    unix_table(bed, "self", [unix_line(42, f"/rp/{'c' * 64}")])
+    assert resolve(bed, 100, "rootlessport") is None
+    unix_table(bed, "self", [unix_line(42, f"/rp/{ID}")])
+    assert ID == getattr(resolve(bed, 100, "rootlessport"), "id", None)
+
+
+def test_podman_4_3_bp_sock_is_no_anchor(bed: Bed) -> None:
+    """Podman 4.3's rootlessport holds rootlessport<N>/.bp.sock only (dsr-*, Debian 12 bed): the netns decides."""
+    bed.process(100, netns="/dev/null")
+    fd(bed, 100, 13, "socket:[42]")
+    unix_table(bed, "self", [unix_line(42, "/run/user/1001/libpod/tmp/rootlessport3671859818/.bp.sock")])
+    assert resolve(bed, 100, "rootlessport") is None
+
+
+def test_id_socket_table_over_its_cap_is_not_read(bed: Bed, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dockspec._io import podman_fs
+
+    monkeypatch.setattr(podman_fs, "MAX_UNIX_TABLE", 100)
+    bed.process(100, netns="/dev/null")
+    fd(bed, 100, 13, "socket:[42]")
+    unix_table(bed, "self", [unix_line(42, f"/rp/{ID}")] * 5)
+    resolver = bed.resolver(Limits(resolve_deadline=0.5))
+    assert lookup_rootless_podman_container(100, "rootlessport", resolver, env=bed.env) is None
+    assert any("net/unix" in r for r in resolver.reader.refusals)
+
