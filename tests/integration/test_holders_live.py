@@ -128,3 +128,40 @@ def test_pasta_names_only_what_it_publishes() -> None:
         container = published.get((row["protocol"], row["port"]))
         assert container is not None, row
         assert (container["id"], "pasta") == (row["container"]["id"], row["via"])
+
+
+def rootlessport_pids(user: str) -> list[int]:
+    import psutil
+
+    return [p.pid for p in psutil.process_iter(["name", "username"]) if p.info["name"] == "rootlessport"
+            and p.info["username"] == user]
+
+
+def held_ids(pid: int) -> set[str]:
+    from dockspec._io.podman_fs import FsReader
+    from dockspec.podman import ids_of_unix_sockets, socket_inodes
+
+    reader = FsReader()
+    inodes = socket_inodes(reader.fd_links(pid))
+    return set().union(*(ids_of_unix_sockets(t, inodes) for t in reader.unix_tables(pid)))
+
+
+def test_podman_5_rootlessport_holds_its_container_id_socket() -> None:
+    """r5-net (a custom network: rootlessport, not pasta, holds its port) holds <tmpdir>/rp/<id>."""
+    env, containers = bed()
+    net = next(c for c in containers if c["name"] == "r5-net")
+    pids = rootlessport_pids(env["DOCKSPEC_ROOTLESS_USER"])
+    assert pids
+    assert {net["id"]} == set().union(*(held_ids(pid) for pid in pids))
+
+
+def test_podman_4_3_rootlessport_holds_no_id_socket() -> None:
+    """Debian 12's rootless Podman 4.3 (dsr-*): only rootlessport<N>/.bp.sock, so the netns alone decides."""
+    state = Path("/run/dockspec-daemons/env")
+    if not state.exists() or os.geteuid() != 0:
+        pytest.skip("the Debian 12 bed is not up, or not root")
+    user = next(line.split("=", 1)[1] for line in state.read_text().splitlines()
+                if line.startswith("DOCKSPEC_ROOTLESS_USER="))
+    pids = rootlessport_pids(user)
+    assert pids
+    assert all(held_ids(pid) == set() for pid in pids)
