@@ -9,15 +9,19 @@ checked by the vectors (spec/vectors/pasta.yaml).
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from dockspec import ContainerInfo, ContainerPortMap, Protocol, builtin_spec
 from dockspec.models import Limits
 from dockspec.podman import ids_of_unix_sockets, lookup_rootless_podman_container, socket_inodes
-from dockspec.sockets import NO_CONTAINER, Attribution, HostSocket, attribute
+from dockspec.sockets import NO_CONTAINER, Attribution, HostSocket, attribute, unheld_bindings
+from tests.fakedaemon import fake_daemon
 from tests.hostile.test_storage import ID, NETNS, Bed, entry
+from tests.test_cli import WEB_ID, docker_container, docker_list, run, run_json
 
 SPEC = builtin_spec()
 OTHER_NETNS = "/run/user/65534/netns/netns-other"
@@ -184,3 +188,70 @@ def test_id_socket_table_over_its_cap_is_not_read(bed: Bed, monkeypatch: pytest.
     assert lookup_rootless_podman_container(100, "rootlessport", resolver, env=bed.env) is None
     assert any("net/unix" in r for r in resolver.reader.refusals)
 
+
+
+# ---------------------------------------------------------------- bindings no process holds
+
+
+def free_port(kind: int = socket.SOCK_STREAM) -> int:
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+WEB = ContainerInfo("a" * 64, "web", "nginx:1", daemon="unix:///d.sock")
+FAR = ContainerInfo("f" * 64, "far", "far:1", daemon="tcp://192.0.2.7:2375")
+
+
+def test_unheld_bindings_are_those_no_socket_serves() -> None:
+    port_map = ContainerPortMap({
+        (None, 8080, Protocol.TCP): WEB,          # held on ::
+        ("127.0.0.1", 8081, Protocol.TCP): WEB,   # held on 0.0.0.0 (every address serves it)
+        ("127.0.0.1", 8082, Protocol.TCP): WEB,   # a socket on another address does not hold it
+        (None, 8080, Protocol.UDP): WEB,          # tcp 8080 is no udp socket
+        (None, 9000, Protocol.TCP): FAR,
+    })
+    sockets = [
+        HostSocket(Protocol.TCP, "::", 8080),
+        HostSocket(Protocol.TCP, "0.0.0.0", 8081),
+        HostSocket(Protocol.TCP, "10.0.0.1", 8082),
+    ]
+    got = unheld_bindings(port_map, sockets, lambda info: info is WEB)
+    assert [(None, 8080, Protocol.UDP), ("127.0.0.1", 8082, Protocol.TCP)] == sorted(
+        (k for k, _ in got), key=lambda k: (k[1], k[2].value)
+    )
+    assert {(None, 9000, Protocol.TCP)} <= {k for k, _ in unheld_bindings(port_map, sockets)}
+
+
+def ports_of(held: int, nobody: int) -> tuple[list[dict[str, Any]], str, list[dict[str, Any]], set[int]]:
+    """`ports --json`, `ports` and `ports --containers-only --json` against a daemon publishing both ports."""
+    published = [("127.0.0.1", held, "tcp"), ("0.0.0.0", nobody, "tcp")]
+    body = docker_list(docker_container(WEB_ID, "web", "nginx:1", published))
+    with fake_daemon({("GET", "/containers/json"): body}) as fake:
+        status, rows = run_json("ports", host=fake.url)
+        text = run("ports", host=fake.url)
+        only_status, only = run_json("ports", "--containers-only", host=fake.url)
+    return rows, text.stdout, only, {status, text.returncode, only_status}
+
+
+def test_ports_shows_a_binding_no_process_holds_as_unheld() -> None:
+    """Kernel forwarding only (userland-proxy off): the daemon publishes a port no host socket holds."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    tcp_port = listener.getsockname()[1]
+    nobody = free_port()
+    try:
+        rows, text, only, statuses = ports_of(tcp_port, nobody)
+    finally:
+        listener.close()
+    assert {0} == statuses
+    unheld = [r for r in rows if r["via"] == "unheld"]
+    assert [{"protocol": "tcp", "ip": None, "port": nobody, "pid": None, "process": None,
+             "container": unheld[0]["container"], "candidates": [], "via": "unheld"}] == unheld
+    assert (WEB_ID, "web") == (unheld[0]["container"]["id"], unheld[0]["container"]["name"])
+    assert unheld[0] in only
+    held = [r for r in rows if r["port"] == tcp_port]
+    assert ["binding"] == [r["via"] for r in held]  # the held one is no unheld row
+    row = next(line for line in text.splitlines() if f"*:{nobody} " in line)
+    assert "(unheld)" in row and " web " in row
+    keys = [(r["port"], r["protocol"]) for r in rows]
+    assert sorted(keys) == keys

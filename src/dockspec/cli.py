@@ -255,6 +255,45 @@ def _holder_name(a: Attribution, container: ContainerInfo) -> str:
     return container.name
 
 
+# The PROCESS cell of a published binding no host socket holds (kernel forwarding only).
+UNHELD_CELL = "(unheld)"
+VIA_UNHELD = "unheld"
+
+
+def _local_daemon(url: str, detection: Detection) -> bool:
+    """Whether a daemon publishes on this host's network stack: a unix socket or pipe, or tcp/ssh to loopback.
+
+    Conservative (an address of another interface counts as remote): its
+    unheld bindings are shown only when it is surely local.
+    """
+    import ipaddress
+
+    report = next((r for r in detection.reports if r.endpoint.url == url), None)
+    if report is None:
+        return False
+    if report.endpoint.transport in ("unix", "npipe"):
+        return True
+    if report.endpoint.transport not in ("tcp", "ssh"):
+        return False
+    host = report.endpoint.address.rpartition("@")[2]
+    host = host[1 : host.index("]")] if host.startswith("[") and "]" in host else host.rsplit(":", 1)[0]
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _unheld(sockets: list[HostSocket], detection: Detection) -> list[tuple[PortKey, ContainerInfo]]:
+    """The local daemons' published bindings that no host socket holds (dockspec.sockets.unheld_bindings)."""
+    from dockspec.sockets import unheld_bindings
+
+    return unheld_bindings(
+        detection.port_map, sockets, lambda info: info.daemon is not None and _local_daemon(info.daemon, detection)
+    )
+
+
 # The one stderr line of `ports` when no daemon answered: it still lists every socket.
 NO_DAEMON_LINE = "dockspec: no daemon answered; only the host's own evidence names containers (" + HINT + ")"
 
@@ -285,25 +324,38 @@ def cmd_ports(args: argparse.Namespace, env: Env, out: TextIO, err: TextIO) -> i
         for sock, found in _attributions(sockets, detection, env)
         if not args.containers_only or found.container is not None or found.candidates
     ]
+    unheld = _unheld(sockets, detection)
     if args.json:
-        _print_json(
-            [
-                {
-                    "protocol": sock.protocol.value,
-                    "ip": sock.ip,
-                    "port": sock.port,
-                    "pid": sock.pid,
-                    "process": sock.process,
-                    "container": _container_json(a.container, detection.engines, a.engine) if a.container else None,
-                    "candidates": [_container_json(c, detection.engines) for c in a.candidates],
-                    "via": a.via,
-                }
-                for sock, a in rows
-            ],
-            out,
-        )
+        objects = [
+            {
+                "protocol": sock.protocol.value,
+                "ip": sock.ip,
+                "port": sock.port,
+                "pid": sock.pid,
+                "process": sock.process,
+                "container": _container_json(a.container, detection.engines, a.engine) if a.container else None,
+                "candidates": [_container_json(c, detection.engines) for c in a.candidates],
+                "via": a.via,
+            }
+            for sock, a in rows
+        ]
+        objects += [
+            {
+                "protocol": protocol.value,
+                "ip": ip,
+                "port": port,
+                "pid": None,
+                "process": None,
+                "container": _container_json(info, detection.engines),
+                "candidates": [],
+                "via": VIA_UNHELD,
+            }
+            for (ip, port, protocol), info in unheld
+        ]
+        objects.sort(key=lambda o: (o["port"], o["protocol"]))  # stable: each port's unheld rows after its sockets
+        _print_json(objects, out)
         return EXIT_OK
-    table = []
+    table: list[tuple[tuple[int, str], list[str]]] = []
     for sock, a in rows:
         if a.container is not None:
             name, image = _holder_name(a, a.container), a.container.image or "-"
@@ -312,8 +364,14 @@ def cmd_ports(args: argparse.Namespace, env: Env, out: TextIO, err: TextIO) -> i
         else:
             name = image = "-"
         pid = "-" if sock.pid is None else str(sock.pid)
-        table.append([sock.protocol.value, _address(sock.ip, sock.port), pid, sock.process or "-", name, image])
-    print(_table(["PROTO", "LOCAL ADDRESS", "PID", "PROCESS", "CONTAINER", "IMAGE"], table), file=out)
+        cells = [sock.protocol.value, _address(sock.ip, sock.port), pid, sock.process or "-", name, image]
+        table.append(((sock.port, sock.protocol.value), cells))
+    for (ip, port, protocol), info in unheld:
+        cells = [protocol.value, _address(ip, port), "-", UNHELD_CELL, info.name, info.image or "-"]
+        table.append(((port, protocol.value), cells))
+    table.sort(key=lambda row: row[0])  # stable, as the JSON
+    headers = ["PROTO", "LOCAL ADDRESS", "PID", "PROCESS", "CONTAINER", "IMAGE"]
+    print(_table(headers, [cells for _, cells in table]), file=out)
     geteuid = getattr(os, "geteuid", None)
     if geteuid is not None and geteuid() != 0 and any(sock.pid is None for sock, _ in rows):
         print("dockspec: some sockets' processes are not visible to this user (run as root to see them)", file=err)

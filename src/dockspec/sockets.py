@@ -20,7 +20,7 @@ from dockspec._generated.models import HelperProcess, Spec
 from dockspec.addresses import parse_port
 from dockspec.cgroups import CgroupMatch
 from dockspec.errors import InvalidAddress
-from dockspec.models import Ambiguous, ContainerInfo, ContainerPortMap, Found, Protocol
+from dockspec.models import Ambiguous, ContainerInfo, ContainerPortMap, Found, PortKey, Protocol
 from dockspec.pasta import publishes
 from dockspec.ports import lookup_published_container
 
@@ -37,6 +37,7 @@ __all__ = [
     "host_sockets",
     "pasta_publishes",
     "sort_key",
+    "unheld_bindings",
 ]
 
 RootlessLookup = Callable[[int, str], ContainerInfo | None]
@@ -235,6 +236,42 @@ def attribute(
     if isinstance(match, Ambiguous):
         return Attribution(None, match.candidates, via=VIA_FALLBACK)
     return NO_CONTAINER
+
+
+def _serves(sock: HostSocket, key: PortKey) -> bool:
+    """Whether a host socket holds binding `key`: same port and protocol, and its address or every address."""
+    ip, port, protocol = key
+    if sock.port != port or sock.protocol is not protocol:
+        return False
+    if ip is None or sock.ip == ip:
+        return True
+    try:
+        held = ipaddress.ip_address(sock.ip)
+        return held.is_unspecified or held == ipaddress.ip_address(ip)
+    except ValueError:
+        return False
+
+
+def unheld_bindings(
+    port_map: ContainerPortMap, sockets: Iterable[HostSocket], include: Callable[[ContainerInfo], bool] | None = None
+) -> list[tuple[PortKey, ContainerInfo]]:
+    """The published bindings no host socket holds (kernel forwarding only), sorted as sockets are.
+
+    A binding on every address (ip None) is held by any socket on its port
+    and protocol; one on an address by a socket on that address or on every
+    address. `include` picks the containers whose bindings count (a remote
+    daemon's are published on another host).
+    """
+    by_port: dict[tuple[int, Protocol], list[HostSocket]] = {}
+    for sock in sockets:
+        by_port.setdefault((sock.port, sock.protocol), []).append(sock)
+    result = [
+        (key, info)
+        for key, info in port_map.items()
+        if (include is None or include(info)) and not any(_serves(s, key) for s in by_port.get((key[1], key[2]), ()))
+    ]
+    result.sort(key=lambda item: sort_key(HostSocket(item[0][2], item[0][0] or "", item[0][1])))
+    return result
 
 
 def sort_key(sock: HostSocket) -> tuple[int, str, int, bytes, str, int]:
