@@ -255,3 +255,46 @@ def test_ports_shows_a_binding_no_process_holds_as_unheld() -> None:
     assert "(unheld)" in row and " web " in row
     keys = [(r["port"], r["protocol"]) for r in rows]
     assert sorted(keys) == keys
+
+
+# ---------------------------------------------------------------- who: the same attribution, with via
+
+
+def who_json(target: str, published: list[tuple[str, int, str]]) -> tuple[int, list[dict[str, Any]]]:
+    body = docker_list(docker_container(WEB_ID, "web", "nginx:1", published))
+    with fake_daemon({("GET", "/containers/json"): body}) as fake:
+        return run_json("who", target, host=fake.url)
+
+
+def test_who_names_the_holder_of_a_real_socket_with_via() -> None:
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    try:
+        status, rows = who_json(str(port), [("127.0.0.1", port, "tcp")])
+        addr_status, addr_rows = who_json(f"127.0.0.1:{port}", [("127.0.0.1", port, "tcp")])
+    finally:
+        listener.close()
+    assert 0 == status == addr_status
+    assert [(WEB_ID, "binding")] == [(r["id"], r["via"]) for r in rows] == [(r["id"], r["via"]) for r in addr_rows]
+
+
+def test_who_of_a_binding_no_socket_holds_is_unheld() -> None:
+    nobody = free_port()
+    status, rows = who_json(str(nobody), [("0.0.0.0", nobody, "tcp")])
+    assert 0 == status
+    assert [(WEB_ID, "unheld")] == [(r["id"], r["via"]) for r in rows]
+
+
+def test_who_by_the_proxy_fallback_says_so() -> None:
+    """Published on one address only, asked for the port on any: the fallback (no socket holds it: unheld)."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    nobody = free_port()
+    try:
+        held_status, held = who_json(str(port), [("10.9.9.9", port, "tcp")])
+    finally:
+        listener.close()
+    status, unheld = who_json(str(nobody), [("10.9.9.9", nobody, "tcp")])
+    # the listener (this process, no container's) names nothing, so the daemons' bindings decide
+    assert (0, [(WEB_ID, "port-fallback")]) == (held_status, [(r["id"], r["via"]) for r in held])
+    assert (0, [(WEB_ID, "unheld")]) == (status, [(r["id"], r["via"]) for r in unheld])

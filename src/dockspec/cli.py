@@ -462,16 +462,19 @@ def parse_target(text: str) -> tuple[str | None, int, Protocol]:
     return parse_port_target(text)
 
 
-def _held_on(ip: str | None, port: int, protocol: Protocol, detection: Detection, env: Env) -> dict[str, str | None]:
-    """The containers whose processes hold the host's sockets on that port (cgroup, helper evidence): id -> engine.
+def _holders(
+    ip: str | None, port: int, protocol: Protocol, detection: Detection, env: Env
+) -> tuple[bool, dict[str, tuple[ContainerInfo, Attribution]]] | None:
+    """The host's sockets on that port, attributed as `ports` does: (any socket seen, id -> (container, attribution)).
 
-    For `who` when no daemon publishes the port (a host-network container).
-    Nothing without psutil. A socket on every address serves any ADDR.
+    None without psutil. A socket on every address serves any ADDR; a
+    socket whose attribution is only candidates (the proxy fallback's
+    ambiguity) names none here.
     """
     try:
         import psutil  # noqa: F401
     except ImportError:
-        return {}
+        return None
     import ipaddress
 
     from dockspec.sockets import host_sockets
@@ -486,55 +489,72 @@ def _held_on(ip: str | None, port: int, protocol: Protocol, detection: Detection
             return False
 
     mine = [s for s in host_sockets() if s.port == port and s.protocol is protocol and serves(s.ip)]
-    held: dict[str, str | None] = {}
+    held: dict[str, tuple[ContainerInfo, Attribution]] = {}
     for _, a in _attributions(mine, detection, env):
         if a.container is not None:
-            held.setdefault(a.container.id, a.engine)
-    return held
+            held.setdefault(a.container.id, (a.container, a))
+    return bool(mine), held
+
+
+def _published(
+    ip: str | None, port: int, protocol: Protocol, detection: Detection
+) -> tuple[Found | Ambiguous | None, str]:
+    """The daemons' published binding for the target, and how: binding (that address or every one) or port-fallback."""
+    from dockspec.ports import lookup_published_container
+
+    direct = lookup_published_container(detection.port_map, (ip, port), protocol)
+    if isinstance(direct, Found) or ip is not None:
+        return (direct if isinstance(direct, Found) else None), VIA_BINDING
+    match = lookup_published_container(detection.port_map, (None, port), protocol, allow_proxy_fallback=True)
+    return (match if isinstance(match, (Found, Ambiguous)) else None), VIA_FALLBACK
+
+
+VIA_BINDING = "binding"
+VIA_FALLBACK = "port-fallback"
 
 
 def cmd_who(args: argparse.Namespace, env: Env, out: TextIO, err: TextIO) -> int:
-    """The container publishing a port (exact address with ADDR, else any address, proxy fallback), or holding it."""
+    """The container holding a port, attributed as `ports` does; else the one publishing it (exact, any, fallback).
+
+    The host's sockets on the port come first (a host-network container's
+    process, pasta, docker-proxy, ...); when none names a container, the
+    daemons' published bindings decide: `via` binding, port-fallback, or
+    unheld when psutil sees no socket there at all (kernel forwarding).
+    """
     try:
         ip, port, protocol = parse_target(args.target)
     except ValueError as exc:
         raise UsageError(_message(exc)) from None
-    from dockspec.ports import lookup_published_container
-
     detection = _detect(env, err)
-    if ip is None:
-        match = lookup_published_container(detection.port_map, (None, port), protocol, allow_proxy_fallback=True)
-        what = f"{protocol.value} port {port}"
+    what = f"{protocol.value} port {port}" if ip is None else f"{protocol.value} {_address(ip, port)}"
+    holders = _holders(ip, port, protocol, detection, env)
+    found: list[tuple[ContainerInfo, str | None, str | None]] = []  # container, via, engine of a cgroup match
+    if holders is not None and holders[1]:
+        found = [(c, a.via, a.engine) for _, (c, a) in sorted(holders[1].items())]
     else:
-        match = lookup_published_container(detection.port_map, (ip, port), protocol)
-        what = f"{protocol.value} {_address(ip, port)}"
-    engines: dict[str, str | None] = {}
-    if isinstance(match, Found):
-        found: tuple[ContainerInfo, ...] = (match.container,)
-        status = EXIT_OK
-    elif isinstance(match, Ambiguous):
-        found, status = match.candidates, EXIT_AMBIGUOUS
-    else:
-        engines = _held_on(ip, port, protocol, detection, env)
-        found = tuple(
-            detection.containers.get(cid) or ContainerInfo(cid, _short(cid), "") for cid in sorted(engines)
-        )
-        status = {0: EXIT_NOT_FOUND, 1: EXIT_OK}.get(len(found), EXIT_AMBIGUOUS)
+        match, via = _published(ip, port, protocol, detection)
+        if holders is not None and not holders[0] and match is not None:
+            via = VIA_UNHELD  # no host socket on it: the kernel forwards it
+        if isinstance(match, Found):
+            found = [(match.container, via, None)]
+        elif isinstance(match, Ambiguous):
+            found = [(c, via, None) for c in match.candidates]
+    status = {0: EXIT_NOT_FOUND, 1: EXIT_OK}.get(len(found), EXIT_AMBIGUOUS)
     if args.json:
-        _print_json([_container_json(c, detection.engines, engines.get(c.id)) for c in found], out)
+        _print_json([{**_container_json(c, detection.engines, engine), "via": via} for c, via, engine in found], out)
         return status
 
-    def line(c: ContainerInfo) -> str:
-        engine = detection.engines.get(c.daemon or "") or engines.get(c.id) or "unknown"
+    def line(c: ContainerInfo, engine: str | None) -> str:
+        kind = detection.engines.get(c.daemon or "") or engine or "unknown"
         compose = "" if c.compose is None else f", compose {c.compose}"
-        return _safe(f"{c} id {_short(c.id)} on {c.daemon or 'unknown daemon'} ({engine}){compose}")
+        return _safe(f"{c} id {_short(c.id)} on {c.daemon or 'unknown daemon'} ({kind}){compose}")
 
     if status == EXIT_OK:
-        print(f"{what}: {line(found[0])}", file=out)
+        print(f"{what}: {line(found[0][0], found[0][2])}", file=out)
     elif status == EXIT_AMBIGUOUS:
         print(f"{what} is published by {len(found)} containers:", file=out)
-        for c in found:
-            print(f"  {line(c)}", file=out)
+        for c, _, engine in found:
+            print(f"  {line(c, engine)}", file=out)
     else:
         print(f"no container publishes {what}", file=out)
     return status
