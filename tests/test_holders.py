@@ -9,6 +9,7 @@ checked by the vectors (spec/vectors/pasta.yaml).
 
 from __future__ import annotations
 
+import os
 import socket
 from pathlib import Path
 from typing import Any
@@ -298,3 +299,60 @@ def test_who_by_the_proxy_fallback_says_so() -> None:
     # the listener (this process, no container's) names nothing, so the daemons' bindings decide
     assert (0, [(WEB_ID, "port-fallback")]) == (held_status, [(r["id"], r["via"]) for r in held])
     assert (0, [(WEB_ID, "unheld")]) == (status, [(r["id"], r["via"]) for r in unheld])
+
+
+# ---------------------------------------------------------------- rootlesskit and the daemon's own sockets
+
+
+RLD = ContainerInfo("d" * 64, "dsrl-web", "bb:latest", daemon="unix:///run/dockspec-rldocker/docker.sock")
+
+
+def rootlesskit_socket(port: int = 47380, ip: str = "0.0.0.0") -> HostSocket:
+    return HostSocket(Protocol.TCP, ip, port, 23671, "rootlesskit", ("rootlesskit", "--net=slirp4netns"))
+
+
+def test_rootlesskit_names_only_its_daemons_bindings() -> None:
+    port_map = ContainerPortMap({(None, 47380, Protocol.TCP): RLD})
+    assert Attribution(RLD, via="rootlesskit") == attribute(rootlesskit_socket(), port_map, {RLD.id: RLD}, SPEC)
+    assert Attribution(RLD, via="rootlesskit") == attribute(rootlesskit_socket(ip="::"), port_map, {}, SPEC)
+    # no fallback: a binding on another address is not rootlesskit's
+    other = ContainerPortMap({("127.0.0.1", 47380, Protocol.TCP): RLD})
+    assert NO_CONTAINER == attribute(rootlesskit_socket(ip="10.0.0.1"), other, {}, SPEC)
+
+
+def test_dockerd_holding_its_published_port_is_named_by_its_binding() -> None:
+    """userland-proxy false: dockerd holds the port itself (Docker 20.10's reservation socket)."""
+    web = ContainerInfo("e" * 64, "dsnp-web", "bb:latest", daemon="unix:///run/dockspec-noproxy-20.10/docker.sock")
+    port_map = ContainerPortMap({(None, 47080, Protocol.TCP): web, ("10.9.9.9", 47081, Protocol.TCP): web})
+    dockerd = HostSocket(Protocol.TCP, "0.0.0.0", 47080, 18403, "dockerd", ("dockerd", "--userland-proxy=false"))
+    assert Attribution(web, via="binding") == attribute(dockerd, port_map, {}, SPEC)
+    api = HostSocket(Protocol.TCP, "127.0.0.1", 47081, 18403, "dockerd")  # its API, say: no fallback to 10.9.9.9
+    assert NO_CONTAINER == attribute(api, port_map, {}, SPEC)
+
+
+def test_bindings_of_owner_are_the_daemons_whose_socket_that_user_owns(tmp_path: Path) -> None:
+    from dockspec.cli import _bindings_of_owner
+    from dockspec.detect import DaemonReport, Detection
+    from dockspec.models import Endpoint
+
+    mine, theirs = tmp_path / "mine.sock", tmp_path / "theirs.sock"
+    servers = []
+    for path in (mine, theirs):
+        server = socket.socket(socket.AF_UNIX)
+        server.bind(str(path))
+        servers.append(server)
+    os.chown(theirs, 65534, 65534)
+    other = ContainerInfo("0" * 64, "root-web", "x", daemon=f"unix://{theirs}")
+    reports = [
+        DaemonReport(Endpoint(f"unix://{theirs}", "unix", str(theirs)), bindings={(None, 47380, Protocol.TCP): other}),
+        DaemonReport(Endpoint(f"unix://{mine}", "unix", str(mine)), bindings={(None, 47380, Protocol.TCP): RLD,
+                                                                              (None, 47381, Protocol.TCP): RLD}),
+        DaemonReport(Endpoint("tcp://127.0.0.1:1", "tcp", "127.0.0.1:1"), bindings={(None, 9, Protocol.TCP): other}),
+    ]
+    try:
+        got = _bindings_of_owner(os.getpid(), Detection.of(reports, explicit=False))
+    finally:
+        for server in servers:
+            server.close()
+    assert {(None, 47380, Protocol.TCP): RLD, (None, 47381, Protocol.TCP): RLD} == dict(got)
+    assert {} == dict(_bindings_of_owner(2**22 + 12345, Detection.of(reports, explicit=False)))  # no such pid

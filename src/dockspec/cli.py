@@ -25,7 +25,7 @@ from dockspec.errors import (
     InvalidDockerHost,
     InvalidResponse,
 )
-from dockspec.models import Ambiguous, ContainerInfo, Found, PortKey, Protocol, StopOutcome
+from dockspec.models import Ambiguous, ContainerInfo, ContainerPortMap, Found, PortKey, Protocol, StopOutcome
 
 if TYPE_CHECKING:
     from dockspec.detect import DaemonReport, Detection
@@ -232,7 +232,7 @@ def _attributions(
 ) -> list[tuple[HostSocket, Attribution]]:
     """Each socket with its container: helper evidence, cgroup, binding, fallback (dockspec.sockets.attribute)."""
     from dockspec.podman import RootlessPodmanResolver, lookup_rootless_podman_container
-    from dockspec.sockets import attribute, cgroup_lookup
+    from dockspec.sockets import attribute, cgroup_lookup, helper_for
     from dockspec.spec import builtin_spec
 
     spec = builtin_spec()
@@ -245,7 +245,32 @@ def _attributions(
     def rootless(pid: int, name: str) -> ContainerInfo | None:
         return lookup_rootless_podman_container(pid, name, resolver, env=env, cmdline=cmdlines.get(pid, ()))
 
-    return [(s, attribute(s, detection.port_map, detection.containers, spec, rootless, cgroup)) for s in sockets]
+    def port_map_for(sock: HostSocket) -> ContainerPortMap:
+        helper = helper_for(sock.process, spec)
+        if helper is None or helper.resolve != "rootlesskit" or sock.pid is None:
+            return detection.port_map
+        return _bindings_of_owner(sock.pid, detection)
+
+    return [(s, attribute(s, port_map_for(s), detection.containers, spec, rootless, cgroup)) for s in sockets]
+
+
+def _bindings_of_owner(pid: int, detection: Detection) -> ContainerPortMap:
+    """The bindings of the daemons whose unix socket is owned by the user running `pid` (rootless Docker).
+
+    The socket file's owner stands for who serves it until peer credentials
+    decide (issue 12, the trust rule); an unknown owner has no daemons.
+    """
+    from dockspec._io.procs import owner_of
+
+    uid = owner_of(f"/proc/{int(pid)}")
+    bindings: dict[PortKey, ContainerInfo] = {}
+    if uid is None:
+        return ContainerPortMap()
+    for report in detection.reports:
+        if report.ok and report.endpoint.transport == "unix" and owner_of(report.endpoint.address) == uid:
+            for key, info in report.bindings.items():
+                bindings.setdefault(key, info)
+    return ContainerPortMap(bindings)
 
 
 def _holder_name(a: Attribution, container: ContainerInfo) -> str:

@@ -50,6 +50,7 @@ CgroupLookup = Callable[[int], CgroupMatch | None]
 VIA_BINDING = "binding"
 VIA_FALLBACK = "port-fallback"
 VIA_CGROUP = "cgroup"
+VIA_ROOTLESSKIT = "rootlesskit"
 
 
 @attrs.frozen
@@ -160,6 +161,12 @@ def _by_helper(
         ip = (flag_value(sock.cmdline, ip_flag) if isinstance(ip_flag, str) else None) or sock.ip
         match = lookup_published_container(port_map, (ip, port), sock.protocol)
         return Attribution(match.container, via=helper.resolve) if isinstance(match, Found) else None
+    if helper.resolve in (VIA_ROOTLESSKIT, VIA_BINDING):
+        # The daemon holds the port itself (dockerd with userland-proxy false), or rootless
+        # Docker's rootlesskit holds its daemon's ports and no other (port_map is then that
+        # user's daemons' bindings): the binding on that address or every address, no fallback.
+        match = lookup_published_container(port_map, (sock.ip, sock.port), sock.protocol)
+        return Attribution(match.container, via=helper.resolve) if isinstance(match, Found) else NO_CONTAINER
     if helper.resolve == "pasta":
         verdict = pasta_publishes(helper, sock)
         if verdict is False:
