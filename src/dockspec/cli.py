@@ -487,15 +487,8 @@ def parse_target(text: str) -> tuple[str | None, int, Protocol]:
     return parse_port_target(text)
 
 
-def _holders(
-    ip: str | None, port: int, protocol: Protocol, detection: Detection, env: Env
-) -> tuple[bool, dict[str, tuple[ContainerInfo, Attribution]]] | None:
-    """The host's sockets on that port, attributed as `ports` does: (any socket seen, id -> (container, attribution)).
-
-    None without psutil. A socket on every address serves any ADDR; a
-    socket whose attribution is only candidates (the proxy fallback's
-    ambiguity) names none here.
-    """
+def _sockets_on(ip: str | None, port: int, protocol: Protocol) -> list[HostSocket] | None:
+    """The host's sockets on that port (a socket on every address serves any ADDR); None without psutil."""
     try:
         import psutil  # noqa: F401
     except ImportError:
@@ -513,12 +506,20 @@ def _holders(
         except ValueError:
             return False
 
-    mine = [s for s in host_sockets() if s.port == port and s.protocol is protocol and serves(s.ip)]
+    return [s for s in host_sockets() if s.port == port and s.protocol is protocol and serves(s.ip)]
+
+
+def _holders(sockets: list[HostSocket], detection: Detection, env: Env) -> dict[str, tuple[ContainerInfo, Attribution]]:
+    """The containers `sockets` belong to, attributed as `ports` does: id -> (container, attribution).
+
+    A socket whose attribution is only candidates (the proxy fallback's
+    ambiguity) names none here.
+    """
     held: dict[str, tuple[ContainerInfo, Attribution]] = {}
-    for _, a in _attributions(mine, detection, env):
+    for _, a in _attributions(sockets, detection, env):
         if a.container is not None:
             held.setdefault(a.container.id, (a.container, a))
-    return bool(mine), held
+    return held
 
 
 def _published(
@@ -550,15 +551,19 @@ def cmd_who(args: argparse.Namespace, env: Env, out: TextIO, err: TextIO) -> int
         ip, port, protocol = parse_target(args.target)
     except ValueError as exc:
         raise UsageError(_message(exc)) from None
-    detection = _detect(env, err)
+    from dockspec.detect import begin_detection
+
+    pending = begin_detection(env=env)  # the daemons answer while this thread lists the host's sockets
+    sockets = _sockets_on(ip, port, protocol)
+    detection = _usable(pending.detection(), err)
     what = f"{protocol.value} port {port}" if ip is None else f"{protocol.value} {_address(ip, port)}"
-    holders = _holders(ip, port, protocol, detection, env)
+    holders = _holders(sockets, detection, env) if sockets else {}
     found: list[tuple[ContainerInfo, str | None, str | None]] = []  # container, via, engine of a cgroup match
-    if holders is not None and holders[1]:
-        found = [(c, a.via, a.engine) for _, (c, a) in sorted(holders[1].items())]
+    if holders:
+        found = [(c, a.via, a.engine) for _, (c, a) in sorted(holders.items())]
     else:
         match, via = _published(ip, port, protocol, detection)
-        if holders is not None and not holders[0] and match is not None:
+        if sockets is not None and not sockets and match is not None:
             via = VIA_UNHELD  # no host socket on it: the kernel forwards it
         if isinstance(match, Found):
             found = [(match.container, via, None)]
