@@ -3,7 +3,7 @@
 # to see which process holds a rootless Docker's published port (issue 12).
 # Not a bed: started and removed by tests/integration/test_holders_live.py (or
 # by hand), under the live lock:
-#   flock /tmp/dockspec-live.lock bash scripts/rootless-docker.sh up|down
+#   flock -o /tmp/dockspec-live.lock bash scripts/rootless-docker.sh up|down
 #
 # Debian 12's docker.io ships dockerd-rootless.sh in /usr/share/docker.io/contrib;
 # rootlesskit is its own package (`apt-get install rootlesskit`). It runs as
@@ -14,6 +14,11 @@
 # rootlesskit's builtin port driver (the script's defaults). Containers:
 # dsrl-web (RLD_PORT 47380 on every address) and dsrl-lo4 (127.0.0.1:47381).
 set -euo pipefail
+
+# The daemon must not keep any descriptor of its caller open: run under
+# `flock LOCK bash THIS up`, it would hold the live lock for as long as it
+# runs (use `flock -o` all the same).
+CLOSE_FDS='for f in /proc/$$/fd/*; do n=${f##*/}; [ "$n" -gt 2 ] && eval "exec $n>&-"; done 2>/dev/null'
 
 RL_USER=${DOCKSPEC_ROOTLESS_USER:-dsrootless}
 STATE=/run/dockspec-rldocker
@@ -33,7 +38,7 @@ up() {
   install -d -o "$uid" -g "$gid" -m 700 "$STATE" "$DATA"
   rm -f "$SOCK"
   # setsid: its own session; the pid file holds rootlesskit's pid (each step execs the next).
-  (cd / && setsid bash -c 'echo $$ >"$0/daemon.pid"; exec "${@:1}"' "$STATE" \
+  (cd / && setsid bash -c "$CLOSE_FDS"'; echo $$ >"$0/daemon.pid"; exec "${@:1}"' "$STATE" \
     setpriv --reuid="$uid" --regid="$gid" --init-groups \
     env -i HOME="$home" USER="$RL_USER" XDG_RUNTIME_DIR="$STATE" \
       PATH="$CONTRIB:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin" \
