@@ -165,3 +165,38 @@ def test_podman_4_3_rootlessport_holds_no_id_socket() -> None:
     pids = rootlessport_pids(user)
     assert pids
     assert all(held_ids(pid) == set() for pid in pids)
+
+
+def who_json(environ: dict[str, str], target: str) -> tuple[int, list[dict[str, Any]]]:
+    out, err = io.StringIO(), io.StringIO()
+    status = main(["who", "--json", target], environ, out, err)
+    return status, json.loads(out.getvalue() or "[]")
+
+
+def test_who_uses_the_socket_attribution_of_ports() -> None:
+    """who PORT names the pasta-held rootless Podman 5 ports via pasta, as ports does."""
+    env, containers = bed()
+    environ = rootless_environ(env)
+    held = host_holders()
+    checked = 0
+    for (proto, port), container in expected(containers).items():
+        if not any(name.startswith("pasta") for name in held.get((proto, port), ())):
+            continue
+        status, rows = who_json(environ, f"{port}/{proto}")
+        assert (0, [(container["id"], "pasta")]) == (status, [(r["id"], r["via"]) for r in rows])
+        checked += 1
+    assert checked >= 5
+
+
+def test_who_finds_a_host_network_container_by_cgroup() -> None:
+    """The Debian 12 bed's dsd-host (Docker 20.10, --network host): no daemon publishes its port; its httpd holds it."""
+    state = Path("/run/dockspec-daemons/containers.json")
+    if not state.exists() or os.geteuid() != 0:
+        pytest.skip("the Debian 12 bed is not up, or not root")
+    hosts = [c for c in json.loads(state.read_text()) if c.get("network") == "host" and c["state"] == "running"]
+    assert hosts
+    environ = {k: v for k, v in os.environ.items() if k not in ("DOCKER_HOST", "CONTAINER_HOST", "DOCKER_CONTEXT")}
+    for container in hosts:
+        port = container["ports"][0]["host_port"]
+        status, rows = who_json(environ, str(port))
+        assert (0, [(container["id"], "cgroup")]) == (status, [(r["id"], r["via"]) for r in rows]), container["name"]
