@@ -38,12 +38,13 @@ up() {
   install -d -o "$uid" -g "$gid" -m 700 "$STATE" "$DATA"
   rm -f "$SOCK"
   # setsid: its own session; the pid file holds rootlesskit's pid (each step execs the next).
-  (cd / && setsid bash -c "$CLOSE_FDS"'; echo $$ >"$0/daemon.pid"; exec "${@:1}"' "$STATE" \
+  cd /
+  setsid bash -c "$CLOSE_FDS"'; echo $$ >"$0/daemon.pid"; exec "${@:1}"' "$STATE" \
     setpriv --reuid="$uid" --regid="$gid" --init-groups \
     env -i HOME="$home" USER="$RL_USER" XDG_RUNTIME_DIR="$STATE" \
       PATH="$CONTRIB:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin" \
     dockerd-rootless.sh --data-root "$DATA/data" --storage-driver vfs --pidfile "$STATE/dockerd.pid" \
-    </dev/null >"$DATA/dockerd.log" 2>&1 &)
+    </dev/null >"$DATA/dockerd.log" 2>&1 &
   for _ in $(seq 1 120); do dk version >/dev/null 2>&1 && break; sleep 0.5; done
   dk version >/dev/null 2>&1 || { tail -20 "$DATA/dockerd.log" >&2; exit 1; }
   dk image inspect bb:latest >/dev/null 2>&1 || docker save bb:latest | dk load -q

@@ -69,8 +69,8 @@ def noproxy(request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
     version = request.param
     if version == "28" and not Path("/run/dockspec-engines/env").exists():
         pytest.skip("the forky bed is not up: run `bash scripts/engines.sh up`")
-    up = script("noproxy.sh", "up", version)
     try:
+        up = script("noproxy.sh", "up", version)
         assert up.returncode == 0, up.stderr
         yield env_file(Path(f"/run/dockspec-noproxy-{version}/env"))
     finally:
@@ -100,8 +100,8 @@ def rootless_docker() -> Iterator[dict[str, str]]:
     needs_root()
     if shutil.which("rootlesskit") is None:
         pytest.skip("rootlesskit is not installed (apt-get install rootlesskit)")
-    up = script("rootless-docker.sh", "up")
     try:
+        up = script("rootless-docker.sh", "up")
         assert up.returncode == 0, up.stderr
         yield env_file(Path("/run/dockspec-rldocker/env"))
     finally:
