@@ -356,3 +356,28 @@ def test_bindings_of_owner_are_the_daemons_whose_socket_that_user_owns(tmp_path:
             server.close()
     assert {(None, 47380, Protocol.TCP): RLD, (None, 47381, Protocol.TCP): RLD} == dict(got)
     assert {} == dict(_bindings_of_owner(2**22 + 12345, Detection.of(reports, explicit=False)))  # no such pid
+
+
+def test_pasta_command_line_of_too_many_entries_is_not_parsed_and_a_line_is_parsed_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A hostile pasta-named process: 2 MiB of port entries is refused before parsing; a good line is parsed once."""
+    from dockspec import pasta
+
+    calls: list[str] = []
+    real = pasta.parse_forward
+    monkeypatch.setattr(pasta, "parse_forward", lambda text: calls.append(text) or real(text))
+    huge = ("pasta", "-t", ",".join(["80"] * 600_000), "--netns", NETNS)
+    assert {None} == {pasta_publishes_of(huge, port) for port in range(1000, 1200)}
+    assert [] == calls
+    ok = ("pasta", "-t", ",".join(str(p) for p in range(1, pasta.MAX_ENTRIES + 1)), "-u", "none", "--netns", NETNS)
+    assert {True} == {pasta_publishes_of(ok, port) for port in range(1, 201)}
+    assert 1 == len(calls)  # 200 sockets, one parse
+
+
+def pasta_publishes_of(cmdline: tuple[str, ...], port: int) -> bool | None:
+    from dockspec.sockets import helper_for, pasta_publishes
+
+    helper = helper_for("pasta", SPEC)
+    assert helper is not None
+    return pasta_publishes(helper, HostSocket(Protocol.TCP, "::", port, 1, "pasta", cmdline))

@@ -26,6 +26,7 @@ before `-t` (`-qt80`) are not read.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Iterable, Sequence
 
@@ -34,7 +35,7 @@ import attrs
 from dockspec.addresses import parse_port
 from dockspec.errors import InvalidAddress
 
-__all__ = ["Forward", "PortRange", "flag_values", "forwards", "parse_forward", "publishes"]
+__all__ = ["MAX_ENTRIES", "Forward", "PortRange", "flag_values", "forwards", "parse_forward", "publishes"]
 
 _DIGITS = frozenset("0123456789")
 
@@ -196,11 +197,28 @@ def flag_values(cmdline: Sequence[str], flags: Iterable[str]) -> list[str]:
     return values
 
 
+MAX_ENTRIES = 4096
+"""Port entries one command line may give (Podman gives one `-t`/`-u` per published range); more is refused."""
+
+
 def forwards(cmdline: Sequence[str], flags: Iterable[str]) -> tuple[Forward, ...] | None:
-    """The specs given to `flags`, parsed; None when none is given. InvalidAddress for a bad one."""
+    """The specs given to `flags`, parsed; None when none is given.
+
+    InvalidAddress for a bad one, or for more than MAX_ENTRIES entries in
+    all (a command line is the process owner's to write: up to ARG_MAX).
+    """
+    return _forwards(tuple(cmdline), tuple(flags))
+
+
+@functools.lru_cache(maxsize=256)
+def _forwards(cmdline: tuple[str, ...], flags: tuple[str, ...]) -> tuple[Forward, ...] | None:
+    # cached: `ports` asks once per socket, and one pasta holds a socket per published port
     values = flag_values(cmdline, flags)
     if not values:
         return None
+    entries = sum(v.count(",") + 1 for v in values)
+    if entries > MAX_ENTRIES:
+        raise InvalidAddress(f"{entries} port entries (at most {MAX_ENTRIES})", values[0], 0)
     return tuple(parse_forward(v) for v in values)
 
 
