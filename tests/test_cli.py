@@ -609,9 +609,10 @@ def test_ports_without_a_daemon_lists_every_socket_and_exits_0(missing_socket: s
 def test_ports_without_a_daemon_keeps_only_container_rows_with_containers_only(missing_socket: str) -> None:
     status, rows = run_json("ports", "--containers-only", host=missing_socket)
     assert 0 == status
-    # this machine's containers may be named by the host's own evidence (cgroup, rootless storage), never by
-    # a daemon's list: no binding, no fallback, no daemon url
-    assert all(r["via"] in ("cgroup", "rootless-netns") and r["container"]["daemon"] is None for r in rows), rows
+    # this machine's containers may be named by the host's own evidence (cgroup, rootless storage via
+    # rootlessport or pasta), never by a daemon's list: no binding, no fallback, no daemon url
+    host_evidence = ("cgroup", "rootless-netns", "pasta")
+    assert all(r["via"] in host_evidence and r["container"]["daemon"] is None for r in rows), rows
 
 
 def test_ports_without_psutil_says_how_to_get_it(daemon: FakeDaemon, tmp_path: Path) -> None:

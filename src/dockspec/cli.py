@@ -26,7 +26,7 @@ from dockspec.errors import (
     InvalidDockerHost,
     InvalidResponse,
 )
-from dockspec.models import Ambiguous, ContainerInfo, Found, PortKey, Protocol, StopOutcome
+from dockspec.models import Ambiguous, ContainerInfo, ContainerPortMap, Found, PortKey, Protocol, StopOutcome
 
 if TYPE_CHECKING:
     from dockspec.detect import DaemonReport, Detection
@@ -236,23 +236,51 @@ def _attributions(
 ) -> list[tuple[HostSocket, Attribution]]:
     """Each socket with its container: helper evidence, cgroup, binding, fallback (dockspec.sockets.attribute)."""
     from dockspec.podman import RootlessPodmanResolver, lookup_rootless_podman_container
-    from dockspec.sockets import Attribution, attribute, cgroup_lookup
+    from dockspec.sockets import Attribution, attribute, cgroup_lookup, helper_for
     from dockspec.spec import builtin_spec
 
     spec = builtin_spec()
     resolver = RootlessPodmanResolver(spec=spec)
     cgroup = cgroup_lookup(spec)
 
+    sockets = list(sockets)
+    cmdlines = {s.pid: s.cmdline for s in sockets if s.pid is not None}
+
     def rootless(pid: int, name: str) -> ContainerInfo | None:
-        return lookup_rootless_podman_container(pid, name, resolver, env=env)
+        return lookup_rootless_podman_container(pid, name, resolver, env=env, cmdline=cmdlines.get(pid, ()))
+
+    def port_map_for(sock: HostSocket) -> ContainerPortMap:
+        helper = helper_for(sock.process, spec)
+        if helper is None or helper.resolve != "rootlesskit" or sock.pid is None:
+            return detection.port_map
+        return _bindings_of_owner(sock.pid, detection)
 
     def attributed(sock: HostSocket) -> Attribution:
         try:
-            return attribute(sock, detection.port_map, detection.containers, spec, rootless, cgroup)
+            return attribute(sock, port_map_for(sock), detection.containers, spec, rootless, cgroup)
         except Exception:  # one socket's evidence that cannot be read: that row unnamed, the table goes on
             return Attribution()
 
     return [(s, attributed(s)) for s in sockets]
+
+
+def _bindings_of_owner(pid: int, detection: Detection) -> ContainerPortMap:
+    """The bindings of the daemons whose unix socket is owned by the user running `pid` (rootless Docker).
+
+    The socket file's owner stands for who serves it until peer credentials
+    decide (issue 12, the trust rule); an unknown owner has no daemons.
+    """
+    from dockspec._io.procs import owner_of
+
+    uid = owner_of(f"/proc/{int(pid)}")
+    bindings: dict[PortKey, ContainerInfo] = {}
+    if uid is None:
+        return ContainerPortMap()
+    for report in detection.reports:
+        if report.ok and report.endpoint.transport == "unix" and owner_of(report.endpoint.address) == uid:
+            for key, info in report.bindings.items():
+                bindings.setdefault(key, info)
+    return ContainerPortMap(bindings)
 
 
 def _holder_name(a: Attribution, container: ContainerInfo) -> str:
@@ -260,6 +288,45 @@ def _holder_name(a: Attribution, container: ContainerInfo) -> str:
     if container.daemon is None and a.engine:
         return f"{a.engine} {container.name}"
     return container.name
+
+
+# The PROCESS cell of a published binding no host socket holds (kernel forwarding only).
+UNHELD_CELL = "(unheld)"
+VIA_UNHELD = "unheld"
+
+
+def _local_daemon(url: str, detection: Detection) -> bool:
+    """Whether a daemon publishes on this host's network stack: a unix socket or pipe, or tcp/ssh to loopback.
+
+    Conservative (an address of another interface counts as remote): its
+    unheld bindings are shown only when it is surely local.
+    """
+    import ipaddress
+
+    report = next((r for r in detection.reports if r.endpoint.url == url), None)
+    if report is None:
+        return False
+    if report.endpoint.transport in ("unix", "npipe"):
+        return True
+    if report.endpoint.transport not in ("tcp", "ssh"):
+        return False
+    host = report.endpoint.address.rpartition("@")[2]
+    host = host[1 : host.index("]")] if host.startswith("[") and "]" in host else host.rsplit(":", 1)[0]
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _unheld(sockets: list[HostSocket], detection: Detection) -> list[tuple[PortKey, ContainerInfo]]:
+    """The local daemons' published bindings that no host socket holds (dockspec.sockets.unheld_bindings)."""
+    from dockspec.sockets import unheld_bindings
+
+    return unheld_bindings(
+        detection.port_map, sockets, lambda info: info.daemon is not None and _local_daemon(info.daemon, detection)
+    )
 
 
 # The one stderr line of `ports` when no daemon answered: it still lists every socket.
@@ -292,25 +359,38 @@ def cmd_ports(args: argparse.Namespace, env: Env, out: TextIO, err: TextIO) -> i
         for sock, found in _attributions(sockets, detection, env)
         if not args.containers_only or found.container is not None or found.candidates
     ]
+    unheld = _unheld(sockets, detection)
     if args.json:
-        _print_json(
-            [
-                {
-                    "protocol": sock.protocol.value,
-                    "ip": sock.ip,
-                    "port": sock.port,
-                    "pid": sock.pid,
-                    "process": sock.process,
-                    "container": _container_json(a.container, detection.engines, a.engine) if a.container else None,
-                    "candidates": [_container_json(c, detection.engines) for c in a.candidates],
-                    "via": a.via,
-                }
-                for sock, a in rows
-            ],
-            out,
-        )
+        objects = [
+            {
+                "protocol": sock.protocol.value,
+                "ip": sock.ip,
+                "port": sock.port,
+                "pid": sock.pid,
+                "process": sock.process,
+                "container": _container_json(a.container, detection.engines, a.engine) if a.container else None,
+                "candidates": [_container_json(c, detection.engines) for c in a.candidates],
+                "via": a.via,
+            }
+            for sock, a in rows
+        ]
+        objects += [
+            {
+                "protocol": protocol.value,
+                "ip": ip,
+                "port": port,
+                "pid": None,
+                "process": None,
+                "container": _container_json(info, detection.engines),
+                "candidates": [],
+                "via": VIA_UNHELD,
+            }
+            for (ip, port, protocol), info in unheld
+        ]
+        objects.sort(key=lambda o: (o["port"], o["protocol"]))  # stable: each port's unheld rows after its sockets
+        _print_json(objects, out)
         return EXIT_OK
-    table = []
+    table: list[tuple[tuple[int, str], list[str]]] = []
     for sock, a in rows:
         if a.container is not None:
             name, image = _holder_name(a, a.container), a.container.image or "-"
@@ -319,8 +399,14 @@ def cmd_ports(args: argparse.Namespace, env: Env, out: TextIO, err: TextIO) -> i
         else:
             name = image = "-"
         pid = "-" if sock.pid is None else str(sock.pid)
-        table.append([sock.protocol.value, _address(sock.ip, sock.port), pid, sock.process or "-", name, image])
-    print(_table(["PROTO", "LOCAL ADDRESS", "PID", "PROCESS", "CONTAINER", "IMAGE"], table), file=out)
+        cells = [sock.protocol.value, _address(sock.ip, sock.port), pid, sock.process or "-", name, image]
+        table.append(((sock.port, sock.protocol.value), cells))
+    for (ip, port, protocol), info in unheld:
+        cells = [protocol.value, _address(ip, port), "-", UNHELD_CELL, info.name, info.image or "-"]
+        table.append(((port, protocol.value), cells))
+    table.sort(key=lambda row: row[0])  # stable, as the JSON
+    headers = ["PROTO", "LOCAL ADDRESS", "PID", "PROCESS", "CONTAINER", "IMAGE"]
+    print(_table(headers, [cells for _, cells in table]), file=out)
     geteuid = getattr(os, "geteuid", None)
     if geteuid is not None and geteuid() != 0 and any(sock.pid is None for sock, _ in rows):
         print("dockspec: some sockets' processes are not visible to this user (run as root to see them)", file=err)
@@ -411,16 +497,12 @@ def parse_target(text: str) -> tuple[str | None, int, Protocol]:
     return parse_port_target(text)
 
 
-def _held_on(ip: str | None, port: int, protocol: Protocol, detection: Detection, env: Env) -> dict[str, str | None]:
-    """The containers whose processes hold the host's sockets on that port (cgroup, helper evidence): id -> engine.
-
-    For `who` when no daemon publishes the port (a host-network container).
-    Nothing without psutil. A socket on every address serves any ADDR.
-    """
+def _sockets_on(ip: str | None, port: int, protocol: Protocol) -> list[HostSocket] | None:
+    """The host's sockets on that port (a socket on every address serves any ADDR); None without psutil."""
     try:
         import psutil  # noqa: F401
     except ImportError:
-        return {}
+        return None
     import ipaddress
 
     from dockspec.sockets import host_sockets
@@ -434,56 +516,85 @@ def _held_on(ip: str | None, port: int, protocol: Protocol, detection: Detection
         except ValueError:
             return False
 
-    mine = [s for s in host_sockets() if s.port == port and s.protocol is protocol and serves(s.ip)]
-    held: dict[str, str | None] = {}
-    for _, a in _attributions(mine, detection, env):
+    return [s for s in host_sockets() if s.port == port and s.protocol is protocol and serves(s.ip)]
+
+
+def _holders(sockets: list[HostSocket], detection: Detection, env: Env) -> dict[str, tuple[ContainerInfo, Attribution]]:
+    """The containers `sockets` belong to, attributed as `ports` does: id -> (container, attribution).
+
+    A socket whose attribution is only candidates (the proxy fallback's
+    ambiguity) names none here.
+    """
+    held: dict[str, tuple[ContainerInfo, Attribution]] = {}
+    for _, a in _attributions(sockets, detection, env):
         if a.container is not None:
-            held.setdefault(a.container.id, a.engine)
+            held.setdefault(a.container.id, (a.container, a))
     return held
 
 
+def _published(
+    ip: str | None, port: int, protocol: Protocol, detection: Detection
+) -> tuple[Found | Ambiguous | None, str]:
+    """The daemons' published binding for the target, and how: binding (that address or every one) or port-fallback."""
+    from dockspec.ports import lookup_published_container
+
+    direct = lookup_published_container(detection.port_map, (ip, port), protocol)
+    if isinstance(direct, Found) or ip is not None:
+        return (direct if isinstance(direct, Found) else None), VIA_BINDING
+    match = lookup_published_container(detection.port_map, (None, port), protocol, allow_proxy_fallback=True)
+    return (match if isinstance(match, (Found, Ambiguous)) else None), VIA_FALLBACK
+
+
+VIA_BINDING = "binding"
+VIA_FALLBACK = "port-fallback"
+
+
 def cmd_who(args: argparse.Namespace, env: Env, out: TextIO, err: TextIO) -> int:
-    """The container publishing a port (exact address with ADDR, else any address, proxy fallback), or holding it."""
+    """The container holding a port, attributed as `ports` does; else the one publishing it (exact, any, fallback).
+
+    The host's sockets on the port come first (a host-network container's
+    process, pasta, docker-proxy, ...); when none names a container, the
+    daemons' published bindings decide: `via` binding, port-fallback, or
+    unheld when psutil sees no socket there at all (kernel forwarding).
+    """
     try:
         ip, port, protocol = parse_target(args.target)
     except ValueError as exc:
         raise UsageError(_message(exc)) from None
-    from dockspec.ports import lookup_published_container
+    from dockspec.detect import begin_detection
 
-    detection = _detect(env, err)
-    if ip is None:
-        match = lookup_published_container(detection.port_map, (None, port), protocol, allow_proxy_fallback=True)
-        what = f"{protocol.value} port {port}"
+    pending = begin_detection(env=env)  # the daemons answer while this thread lists the host's sockets
+    sockets = _sockets_on(ip, port, protocol)
+    detection = _usable(pending.detection(), err)
+    what = f"{protocol.value} port {port}" if ip is None else f"{protocol.value} {_address(ip, port)}"
+    holders = _holders(sockets, detection, env) if sockets else {}
+    found: list[tuple[ContainerInfo, str | None, str | None]] = []  # container, via, engine of a cgroup match
+    if holders:
+        found = [(c, a.via, a.engine) for _, (c, a) in sorted(holders.items())]
     else:
-        match = lookup_published_container(detection.port_map, (ip, port), protocol)
-        what = f"{protocol.value} {_address(ip, port)}"
-    engines: dict[str, str | None] = {}
-    if isinstance(match, Found):
-        found: tuple[ContainerInfo, ...] = (match.container,)
-        status = EXIT_OK
-    elif isinstance(match, Ambiguous):
-        found, status = match.candidates, EXIT_AMBIGUOUS
-    else:
-        engines = _held_on(ip, port, protocol, detection, env)
-        found = tuple(
-            detection.containers.get(cid) or ContainerInfo(cid, _short(cid), "") for cid in sorted(engines)
-        )
-        status = {0: EXIT_NOT_FOUND, 1: EXIT_OK}.get(len(found), EXIT_AMBIGUOUS)
+        match, via = _published(ip, port, protocol, detection)
+        if sockets is not None and not sockets and match is not None:
+            via = VIA_UNHELD  # no host socket on it: the kernel forwards it
+        if isinstance(match, Found):
+            found = [(match.container, via, None)]
+        elif isinstance(match, Ambiguous):
+            found = [(c, via, None) for c in match.candidates]
+    status = {0: EXIT_NOT_FOUND, 1: EXIT_OK}.get(len(found), EXIT_AMBIGUOUS)
     if args.json:
-        _print_json([_container_json(c, detection.engines, engines.get(c.id)) for c in found], out)
+        _print_json([{**_container_json(c, detection.engines, engine), "via": via} for c, via, engine in found], out)
         return status
 
-    def line(c: ContainerInfo) -> str:
-        engine = detection.engines.get(c.daemon or "") or engines.get(c.id) or "unknown"
+    def line(c: ContainerInfo, engine: str | None) -> str:
+        kind = detection.engines.get(c.daemon or "") or engine or "unknown"
         compose = "" if c.compose is None else f", compose {c.compose}"
-        return _safe(f"{c} id {_short(c.id)} on {c.daemon or 'unknown daemon'} ({engine}){compose}")
+        return _safe(f"{c} id {_short(c.id)} on {c.daemon or 'unknown daemon'} ({kind}){compose}")
 
     if status == EXIT_OK:
-        print(f"{what}: {line(found[0])}", file=out)
+        print(f"{what}: {line(found[0][0], found[0][2])}", file=out)
     elif status == EXIT_AMBIGUOUS:
         print(f"{what} is published by {len(found)} containers:", file=out)
-        for c in found:
-            print(f"  {line(c)}", file=out)
+        for c, _, engine in found:
+            print(f"  {line(c, engine)}", file=out)
     else:
         print(f"no container publishes {what}", file=out)
     return status

@@ -1,10 +1,13 @@
-"""Rootless Podman: which container a `rootlessport` process serves. Pure.
+"""Rootless Podman: which container a `rootlessport` or `pasta` process serves. Pure.
 
 Rule: no I/O here; dockspec._io.podman_fs reads the files. A rootlessport
 process holds an fd on its container's network namespace file
 (`.../netns/netns-<uuid>`); the container whose OCI config names the same
-namespace path is the one. Storage layout (roots, drivers, file names) is
-spec data (spec/podman_storage.yaml).
+namespace path is the one. A pasta process names that file after its
+`--netns` flag (and holds it open too: the two must agree). Podman 5's
+rootlessport also holds a unix socket named by its container id, a second
+anchor (spec/helpers.yaml `id_socket`). Storage layout (roots, drivers, file
+names) is spec data (spec/podman_storage.yaml).
 """
 
 from __future__ import annotations
@@ -12,24 +15,28 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import attrs
 
-from dockspec._generated.models import Spec
+from dockspec._generated.models import HelperProcess, Spec
 from dockspec.containers import short_container_id
 from dockspec.env import Env
 from dockspec.models import DEFAULT_LIMITS, ContainerInfo, Limits
+from dockspec.pasta import flag_values
 from dockspec.spec import builtin_spec
 
 __all__ = [
     "RootlessPodmanResolver",
     "is_storage_id",
     "StoredContainer",
+    "forwarder_for",
+    "ids_of_unix_sockets",
     "is_podman_rootlessport_process",
     "lookup_rootless_podman_container",
     "netns_from_links",
+    "socket_inodes",
     "network_namespace_of",
     "parse_storage_index",
     "storage_dirs",
@@ -42,12 +49,50 @@ def is_podman_rootlessport_process(name: str, spec: Spec | None = None) -> bool:
     return any(h.name == name and h.resolve == "rootless-netns" for h in spec.helpers)
 
 
+# Helper resolve kinds whose container the rootless Podman resolver finds.
+FORWARDER_KINDS = frozenset({"rootless-netns", "pasta"})
+
+
+def forwarder_for(name: str, spec: Spec) -> HelperProcess | None:
+    """The spec's helper record when `name` is a rootless Podman forwarder (rootlessport, pasta)."""
+    return next((h for h in spec.helpers if h.name == name and h.resolve in FORWARDER_KINDS), None)
+
+
 def netns_from_links(links: Iterable[str], marker: str) -> str | None:
     """The network namespace file among a process's fd link targets, if any."""
     for target in links:
         if marker in target:
             return target
     return None
+
+
+def socket_inodes(links: Iterable[str]) -> set[int]:
+    """The inodes of the sockets among a process's fd link targets (`socket:[INODE]`)."""
+    inodes = set()
+    for target in links:
+        if target.startswith("socket:[") and target.endswith("]"):
+            digits = target[8:-1]
+            if digits.isascii() and digits.isdigit():
+                inodes.add(int(digits))
+    return inodes
+
+
+def ids_of_unix_sockets(table: bytes, inodes: set[int]) -> set[str]:
+    """The container ids that name unix sockets of `inodes` in a /proc/net/unix table.
+
+    A line is `Num RefCount Protocol Flags Type St Inode [Path]`; a path whose
+    last component is a storage id (64 lowercase hex) names that container
+    (Podman 5's rootlessport binds `<tmpdir>/rp/<id>`).
+    """
+    ids = set()
+    for line in table.decode("utf-8", "replace").splitlines()[1:]:
+        fields = line.split(None, 7)
+        if len(fields) < 8 or not fields[6].isdigit() or int(fields[6]) not in inodes:
+            continue
+        name = fields[7].rstrip().rsplit("/", 1)[-1]
+        if is_storage_id(name):
+            ids.add(name)
+    return ids
 
 
 @attrs.frozen
@@ -167,23 +212,74 @@ class RootlessPodmanResolver:
         self.limits = limits or DEFAULT_LIMITS
         self._by_pid: dict[int, tuple[int, ContainerInfo | None]] = {}
         self._by_netns: dict[tuple[int, str], ContainerInfo] = {}
+        self._by_id: dict[tuple[int, str], ContainerInfo] = {}
 
-    def resolve(self, pid: int, env: Env) -> ContainerInfo | None:
+    def resolve(
+        self, pid: int, env: Env, *, netns: str | None = None, id_socket: bool = False
+    ) -> ContainerInfo | None:
+        """The container `pid` serves: by the network namespace it holds open, or `netns` when given.
+
+        `netns` is what the process's command line claims (pasta's
+        `--netns`): it must be the namespace file the process holds, when it
+        holds one. With `id_socket`, a unix socket it holds whose name ends
+        in a container id is a second anchor: it names the container when
+        the namespace does not, and the two must agree when both do.
+        """
         started = self.reader.start_time(pid)
         cached = self._by_pid.get(pid)
         if cached is not None and started is not None and cached[0] == started:
             return cached[1]
         self.reader.begin(self.limits.resolve_deadline)
-        info = None
-        uid = self.reader.owner(pid)
-        netns = netns_from_links(self.reader.fd_links(pid), self.spec.podman_storage.netns_marker)
-        if netns is not None and uid is not None:
-            info = self._by_netns.get((uid, netns))
-            if info is None:
-                info = self._scan(netns, env, uid)
+        info = self._resolve(pid, env, netns, id_socket)
         if started is not None:
             self._by_pid[pid] = (started, info)
         return info
+
+    def _resolve(self, pid: int, env: Env, claimed: str | None, id_socket: bool) -> ContainerInfo | None:
+        uid = self.reader.owner(pid)
+        if uid is None:
+            return None
+        links = self.reader.fd_links(pid)
+        netns = netns_from_links(links, self.spec.podman_storage.netns_marker)
+        if claimed is not None:
+            if netns is not None and netns != claimed:
+                return None  # the command line names another namespace than the one it holds
+            netns = claimed
+        info = None
+        if netns is not None:
+            info = self._by_netns.get((uid, netns)) or self._scan(netns, env, uid)
+        if not id_socket:
+            return info
+        inodes = socket_inodes(links)
+        ids: set[str] = set()
+        if inodes:
+            for table in self.reader.unix_tables(pid):
+                ids |= ids_of_unix_sockets(table, inodes)
+        if info is not None:
+            return info if not ids or ids == {info.id} else None
+        if len(ids) != 1:
+            return None
+        (container_id,) = ids
+        return (
+            self._by_id.get((uid, container_id))
+            or self._stored(container_id, env, uid)
+            or ContainerInfo(container_id, short_container_id(container_id), "")
+        )
+
+    def _stored(self, container_id: str, env: Env, uid: int) -> ContainerInfo | None:
+        """The storage index entry of `container_id` (name and image; no config is read)."""
+        storage = self.spec.podman_storage
+        home = self.reader.home_of(uid)
+        for directory in storage_dirs(env, self.spec, [home] if home else []):
+            if self.reader.expired():
+                return None
+            index = self.reader.read(os.path.join(directory, storage.containers_file), self.limits.max_index_bytes, uid)
+            for stored in parse_storage_index(index or b"[]", self.limits.max_index_entries):
+                if stored.id == container_id:
+                    info = ContainerInfo(stored.id, stored.name, stored.image)
+                    self._by_id[(uid, stored.id)] = info
+                    return info
+        return None
 
     def _scan(self, netns: str, env: Env, uid: int) -> ContainerInfo | None:
         storage = self.spec.podman_storage
@@ -217,6 +313,7 @@ class RootlessPodmanResolver:
                     continue
                 info = ContainerInfo(stored.id, stored.name, stored.image)
                 self._by_netns.setdefault((uid, path), info)
+                self._by_id.setdefault((uid, stored.id), info)
                 if path == netns:
                     return info
         return None
@@ -229,8 +326,20 @@ def lookup_rootless_podman_container(
     home: str | os.PathLike[str] | None = None,
     *,
     env: Env | None = None,
+    cmdline: Sequence[str] = (),
 ) -> ContainerInfo | None:
-    """The container a rootlessport process forwards for, or None (not one, or unknown)."""
-    if not is_podman_rootlessport_process(name, resolver.spec):
+    """The container a rootlessport or pasta process forwards for, or None (not one, or unknown).
+
+    `cmdline` is the process's command line: pasta's network namespace is
+    the value of its `netns_flag` there (spec/helpers.yaml).
+    """
+    helper = forwarder_for(name, resolver.spec)
+    if helper is None:
         return None
-    return resolver.resolve(pid, env or Env.from_os(home))
+    netns = None
+    if helper.netns_flag:
+        claimed = flag_values(cmdline, [helper.netns_flag])
+        if len(claimed) != 1:
+            return None  # pasta without --netns (or with two) serves no container of Podman's
+        netns = claimed[0]
+    return resolver.resolve(pid, env or Env.from_os(home), netns=netns, id_socket=helper.id_socket)

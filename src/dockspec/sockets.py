@@ -20,7 +20,8 @@ from dockspec._generated.models import HelperProcess, Spec
 from dockspec.addresses import parse_port
 from dockspec.cgroups import CgroupMatch
 from dockspec.errors import InvalidAddress
-from dockspec.models import Ambiguous, ContainerInfo, ContainerPortMap, Found, Protocol
+from dockspec.models import Ambiguous, ContainerInfo, ContainerPortMap, Found, PortKey, Protocol
+from dockspec.pasta import publishes
 from dockspec.ports import lookup_published_container
 
 __all__ = [
@@ -34,7 +35,9 @@ __all__ = [
     "flag_value",
     "helper_for",
     "host_sockets",
+    "pasta_publishes",
     "sort_key",
+    "unheld_bindings",
 ]
 
 RootlessLookup = Callable[[int, str], ContainerInfo | None]
@@ -47,6 +50,7 @@ CgroupLookup = Callable[[int], CgroupMatch | None]
 VIA_BINDING = "binding"
 VIA_FALLBACK = "port-fallback"
 VIA_CGROUP = "cgroup"
+VIA_ROOTLESSKIT = "rootlesskit"
 
 
 @attrs.frozen
@@ -70,7 +74,7 @@ class Attribution:
     """The socket's container (or the candidates, when several publish it) and how it was found.
 
     `via` is binding (exact or every-address binding), a helper's resolve
-    kind from the spec (cmdline-id, cmdline-ports, rootless-netns), cgroup
+    kind from the spec (cmdline-id, cmdline-ports, rootless-netns, pasta), cgroup
     (the holder lives in the container's cgroup), or port-fallback (the one
     container publishing that port and protocol); None when nothing matched.
     `engine` is the cgroup form's engine when via is cgroup: a container no
@@ -157,13 +161,32 @@ def _by_helper(
         ip = (flag_value(sock.cmdline, ip_flag) if isinstance(ip_flag, str) else None) or sock.ip
         match = lookup_published_container(port_map, (ip, port), sock.protocol)
         return Attribution(match.container, via=helper.resolve) if isinstance(match, Found) else None
-    if helper.resolve == "rootless-netns" and rootless is not None and sock.pid is not None and sock.process:
+    if helper.resolve in (VIA_ROOTLESSKIT, VIA_BINDING):
+        # The daemon holds the port itself (dockerd with userland-proxy false), or rootless
+        # Docker's rootlesskit holds its daemon's ports and no other (port_map is then that
+        # user's daemons' bindings): the binding on that address or every address, no fallback.
+        match = lookup_published_container(port_map, (sock.ip, sock.port), sock.protocol)
+        return Attribution(match.container, via=helper.resolve) if isinstance(match, Found) else NO_CONTAINER
+    if helper.resolve == "pasta":
+        verdict = pasta_publishes(helper, sock)
+        if verdict is False:
+            return NO_CONTAINER  # its own specs do not forward this socket (`-t none -u none`: nothing)
+        if verdict is None:
+            return None  # a spec outside pasta's grammar: its evidence is not read
+    if helper.resolve in ("rootless-netns", "pasta") and rootless is not None and sock.pid is not None and sock.process:
         info = rootless(sock.pid, sock.process)
         if info is None:
             return None
         # Prefer the daemon's record (its image name and daemon url) over storage metadata.
         return Attribution(find_container(containers, info.id) or info, via=helper.resolve)
     return None
+
+
+def pasta_publishes(helper: HelperProcess, sock: HostSocket) -> bool | None:
+    """Whether a pasta helper's command line forwards `sock` (its -t or -u specs); None: not readable."""
+    tcp = helper.tcp_flags or ()
+    own = tcp if sock.protocol is Protocol.TCP else (helper.udp_flags or ())
+    return publishes(sock.cmdline, own, tcp, sock.protocol is Protocol.UDP, sock.ip, sock.port)
 
 
 def _by_cgroup(
@@ -190,7 +213,9 @@ def attribute(
     """Which container owns `sock`.
 
     Order: a helper's own evidence (conmon's container id, docker-proxy's
-    host port, rootlessport's network namespace); for a process that is no
+    host port, rootlessport's network namespace, pasta's network namespace
+    once its -t/-u specs cover the socket; a pasta whose specs do not cover
+    it names nothing); for a process that is no
     helper, the container whose cgroup it lives in (a host-network
     container's own process); then the published binding on that exact
     address or on every address; then, for helper processes only, the proxy
@@ -218,6 +243,42 @@ def attribute(
     if isinstance(match, Ambiguous):
         return Attribution(None, match.candidates, via=VIA_FALLBACK)
     return NO_CONTAINER
+
+
+def _serves(sock: HostSocket, key: PortKey) -> bool:
+    """Whether a host socket holds binding `key`: same port and protocol, and its address or every address."""
+    ip, port, protocol = key
+    if sock.port != port or sock.protocol is not protocol:
+        return False
+    if ip is None or sock.ip == ip:
+        return True
+    try:
+        held = ipaddress.ip_address(sock.ip)
+        return held.is_unspecified or held == ipaddress.ip_address(ip)
+    except ValueError:
+        return False
+
+
+def unheld_bindings(
+    port_map: ContainerPortMap, sockets: Iterable[HostSocket], include: Callable[[ContainerInfo], bool] | None = None
+) -> list[tuple[PortKey, ContainerInfo]]:
+    """The published bindings no host socket holds (kernel forwarding only), sorted as sockets are.
+
+    A binding on every address (ip None) is held by any socket on its port
+    and protocol; one on an address by a socket on that address or on every
+    address. `include` picks the containers whose bindings count (a remote
+    daemon's are published on another host).
+    """
+    by_port: dict[tuple[int, Protocol], list[HostSocket]] = {}
+    for sock in sockets:
+        by_port.setdefault((sock.port, sock.protocol), []).append(sock)
+    result = [
+        (key, info)
+        for key, info in port_map.items()
+        if (include is None or include(info)) and not any(_serves(s, key) for s in by_port.get((key[1], key[2]), ()))
+    ]
+    result.sort(key=lambda item: sort_key(HostSocket(item[0][2], item[0][0] or "", item[0][1])))
+    return result
 
 
 def sort_key(sock: HostSocket) -> tuple[int, str, int, bytes, str, int]:

@@ -14,10 +14,12 @@ import time
 
 from dockspec._io.files import Refused, read_file
 
-__all__ = ["MAX_FDS", "FsReader"]
+__all__ = ["MAX_FDS", "MAX_UNIX_TABLE", "FsReader"]
 
 # A process's descriptors looked at for its network namespace; rootlessport holds a handful.
 MAX_FDS = 4096
+# /proc/net/unix: about 150 bytes a socket; a busy host has a few thousand.
+MAX_UNIX_TABLE = 8 * 1024 * 1024
 # /proc/<pid>/stat is one line of ~300 bytes.
 _STAT_BYTES = 4096
 
@@ -62,6 +64,28 @@ class FsReader:
         except OSError:
             return []
         return links
+
+    def unix_tables(self, pid: int) -> list[bytes]:
+        """The unix socket tables (/proc/net/unix) of `pid`'s network namespace and of ours, as read.
+
+        A socket stays in the namespace it was made in: Podman 5's
+        rootlessport makes its id socket on the host side and then lives in
+        another namespace, so both tables are read (each at most
+        MAX_UNIX_TABLE bytes, within the deadline); what cannot be read is left out.
+        """
+        self.reads += 1
+        tables = []
+        for path in (os.path.join(self.proc, str(pid), "net", "unix"), os.path.join(self.proc, "self", "net", "unix")):
+            if self.expired():
+                break
+            try:
+                data = read_file(path, MAX_UNIX_TABLE, deadline=self._deadline)
+            except Refused as exc:
+                self.refusals.append(str(exc))
+                continue
+            if data is not None:
+                tables.append(data)
+        return tables
 
     def owner(self, pid: int) -> int | None:
         """The uid running `pid`, or None when it is gone."""

@@ -5,7 +5,15 @@ from __future__ import annotations
 import os
 import stat
 
-__all__ = ["read_cgroup"]
+__all__ = ["owner_of", "read_cgroup"]
+
+
+def owner_of(path: str) -> int | None:
+    """The uid owning `path` (a process's /proc/PID directory, a daemon's socket file), or None: gone or unreadable."""
+    try:
+        return os.stat(path).st_uid
+    except (OSError, ValueError):
+        return None
 
 
 def read_cgroup(pid: int, max_bytes: int, proc: str = "/proc") -> str | None:
