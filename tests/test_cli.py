@@ -564,7 +564,11 @@ def test_ports_names_the_container_of_a_real_socket(listeners: tuple[int, int]) 
         text = run("ports", host=fake.url)
         only_status, only = run_json("ports", "--containers-only", host=fake.url)
     assert 0 == status == only_status == text.returncode
-    assert {"protocol", "ip", "port", "pid", "process", "container", "candidates", "via"} == set(rows[0])
+    assert {"protocol", "ip", "port", "pid", "process", "user", "container", "candidates", "via"} == set(rows[0])
+    import pwd
+
+    me = pwd.getpwuid(os.getuid()).pw_name
+    assert {me} == {r["user"] for r in rows if r["pid"] == os.getpid()}
     mine = [(r["protocol"], r["ip"], r["port"], r["pid"], r["container"]["name"], r["via"])
             for r in rows if r["pid"] == os.getpid()]
     assert all(WEB_COMPOSE == r["container"]["compose"] for r in rows if r["pid"] == os.getpid())
@@ -581,6 +585,7 @@ def test_ports_names_the_container_of_a_real_socket(listeners: tuple[int, int]) 
     header = lines[0]
     row = next(line for line in lines if f"127.0.0.1:{tcp_port} " in line)
     assert row[header.index("CONTAINER"):].startswith("web ")
+    assert row[header.index("USER"):].startswith(me + " ")
     assert row[header.index("IMAGE"):].strip() == "nginx:1"
 
 

@@ -252,6 +252,25 @@ def _holder_name(a: Attribution, container: ContainerInfo) -> str:
     return container.name
 
 
+def _user_names() -> Callable[[int | None], str]:
+    """uid -> its user name (the password database), else the uid as digits; `-` for None. Cached per uid."""
+    names: dict[int, str] = {}
+
+    def name(uid: int | None) -> str:
+        if uid is None:
+            return "-"
+        if uid not in names:
+            try:
+                import pwd
+
+                names[uid] = pwd.getpwuid(uid).pw_name or str(uid)
+            except (ImportError, KeyError, OverflowError):
+                names[uid] = str(uid)
+        return names[uid]
+
+    return name
+
+
 # The one stderr line of `ports` when no daemon answered: it still lists every socket.
 NO_DAEMON_LINE = "dockspec: no daemon answered; only the host's own evidence names containers (" + HINT + ")"
 
@@ -282,6 +301,7 @@ def cmd_ports(args: argparse.Namespace, env: Env, out: TextIO, err: TextIO) -> i
         for sock, found in _attributions(sockets, detection, env)
         if not args.containers_only or found.container is not None or found.candidates
     ]
+    user = _user_names()
     if args.json:
         _print_json(
             [
@@ -291,6 +311,7 @@ def cmd_ports(args: argparse.Namespace, env: Env, out: TextIO, err: TextIO) -> i
                     "port": sock.port,
                     "pid": sock.pid,
                     "process": sock.process,
+                    "user": None if sock.uid is None else user(sock.uid),
                     "container": _container_json(a.container, detection.engines, a.engine) if a.container else None,
                     "candidates": [_container_json(c, detection.engines) for c in a.candidates],
                     "via": a.via,
@@ -309,8 +330,9 @@ def cmd_ports(args: argparse.Namespace, env: Env, out: TextIO, err: TextIO) -> i
         else:
             name = image = "-"
         pid = "-" if sock.pid is None else str(sock.pid)
-        table.append([sock.protocol.value, _address(sock.ip, sock.port), pid, sock.process or "-", name, image])
-    print(_table(["PROTO", "LOCAL ADDRESS", "PID", "PROCESS", "CONTAINER", "IMAGE"], table), file=out)
+        row = [sock.protocol.value, _address(sock.ip, sock.port), pid, user(sock.uid), sock.process or "-", name, image]
+        table.append(row)
+    print(_table(["PROTO", "LOCAL ADDRESS", "PID", "USER", "PROCESS", "CONTAINER", "IMAGE"], table), file=out)
     geteuid = getattr(os, "geteuid", None)
     if geteuid is not None and geteuid() != 0 and any(sock.pid is None for sock, _ in rows):
         print("dockspec: some sockets' processes are not visible to this user (run as root to see them)", file=err)

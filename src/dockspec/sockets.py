@@ -34,6 +34,8 @@ __all__ = [
     "flag_value",
     "helper_for",
     "host_sockets",
+    "process_owner",
+    "socket_table_owners",
     "sort_key",
 ]
 
@@ -54,7 +56,9 @@ class HostSocket:
     """A listening TCP socket or a bound, unconnected UDP socket on the host.
 
     `pid`, `process` and `cmdline` are None/empty when the process is not
-    visible to this user (another user's socket, without root).
+    visible to this user (another user's socket, without root). `uid` is
+    the socket's owner: the holder process's uid (`process_owner`), else the
+    uid column of the kernel's socket table; None when neither is known.
     """
 
     protocol: Protocol
@@ -63,6 +67,7 @@ class HostSocket:
     pid: int | None = None
     process: str | None = None
     cmdline: tuple[str, ...] = ()
+    uid: int | None = None
 
 
 @attrs.frozen
@@ -249,6 +254,40 @@ def cgroup_lookup(spec: Spec, proc: str = "/proc") -> CgroupLookup:
     return lookup
 
 
+def process_owner(real: int, effective: int) -> int:
+    """The uid a process runs as, for trust: its real and effective uid agree, else the one that is not root.
+
+    A set-uid program a user started (real U, effective 0) is that user's:
+    they chose its name (a link's name) and its command line.
+    """
+    if real == effective:
+        return real
+    return real if real != 0 else effective
+
+
+SOCKET_TABLES = ((Protocol.TCP, "tcp"), (Protocol.TCP, "tcp6"), (Protocol.UDP, "udp"), (Protocol.UDP, "udp6"))
+MAX_SOCKET_TABLE_BYTES = 32 * 1024 * 1024
+"""One /proc/net table at most (a line is 150 bytes: some 200 000 sockets)."""
+
+
+def socket_table_owners(proc: str = "/proc") -> dict[tuple[Protocol, str, int], set[int]]:
+    """(protocol, ip, port) -> the uids owning such a socket, from the kernel's tables (nothing when unreadable)."""
+    import os
+    import sys
+
+    from dockspec._io.procs import read_proc_file
+    from dockspec.procnet import parse_socket_table
+
+    owners: dict[tuple[Protocol, str, int], set[int]] = {}
+    for protocol, name in SOCKET_TABLES:
+        text = read_proc_file(os.path.join(proc, "net", name), MAX_SOCKET_TABLE_BYTES)
+        if text is None:
+            continue
+        for key, uids in parse_socket_table(text, protocol, byteorder=sys.byteorder).items():
+            owners.setdefault(key, set()).update(uids)
+    return owners
+
+
 def host_sockets() -> list[HostSocket]:
     """Every listening TCP and bound unconnected UDP socket on the host, sorted, each once.
 
@@ -259,20 +298,25 @@ def host_sockets() -> list[HostSocket]:
 
     import psutil
 
-    processes: dict[int, tuple[str | None, tuple[str, ...]]] = {}
+    processes: dict[int, tuple[str | None, tuple[str, ...], int | None]] = {}
 
-    def describe(pid: int) -> tuple[str | None, tuple[str, ...]]:
+    def describe(pid: int) -> tuple[str | None, tuple[str, ...], int | None]:
         if pid not in processes:
             name: str | None = None
             cmdline: tuple[str, ...] = ()
+            uid: int | None = None
             try:
                 proc = psutil.Process(pid)
+                uids = proc.uids()
+                uid = process_owner(uids.real, uids.effective)
                 name = proc.name() or None
                 cmdline = tuple(proc.cmdline())
-            except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess, OSError):
+            except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess, OSError, AttributeError):
                 pass
-            processes[pid] = (name, cmdline)
+            processes[pid] = (name, cmdline, uid)
         return processes[pid]
+
+    table: dict[tuple[Protocol, str, int], set[int]] | None = None
 
     seen: set[tuple[Protocol, str, int, int | None]] = set()
     result = []
@@ -294,7 +338,12 @@ def host_sockets() -> list[HostSocket]:
         if key in seen:
             continue
         seen.add(key)
-        name, cmdline = describe(conn.pid) if conn.pid is not None else (None, ())
-        result.append(HostSocket(protocol, ip, port, conn.pid, name, cmdline))
+        name, cmdline, uid = describe(conn.pid) if conn.pid is not None else (None, (), None)
+        if uid is None:  # no visible holder: the kernel's table says who owns the socket, when one uid does
+            if table is None:
+                table = socket_table_owners()
+            uids = table.get((protocol, ip, port), set())
+            uid = next(iter(uids)) if len(uids) == 1 else None
+        result.append(HostSocket(protocol, ip, port, conn.pid, name, cmdline, uid))
     result.sort(key=sort_key)
     return result
