@@ -58,7 +58,13 @@ AWAIT_TIMEOUT = 3.0
 
 @attrs.frozen
 class DaemonReport:
-    """What one endpoint answered: its containers, or why not."""
+    """What one endpoint answered: its containers, or why not.
+
+    `served_by` is the uid that served the list over a Unix socket (the
+    connection's peer credentials, SO_PEERCRED); None for tcp, ssh and
+    named pipes, which carry none. `peer_ip` is the address a TCP
+    connection reached.
+    """
 
     endpoint: Endpoint
     engine: str | None = None
@@ -68,6 +74,8 @@ class DaemonReport:
     reachable: bool = False
     containers: tuple[ContainerInfo, ...] = ()
     bindings: dict[PortKey, ContainerInfo] = attrs.field(factory=dict)
+    served_by: int | None = None
+    peer_ip: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -129,6 +137,8 @@ def probe(endpoint: Endpoint, spec: Spec, limits: Limits, deadline: float) -> Da
         reachable=True,
         containers=parsed.containers,
         bindings=parsed.bindings,
+        served_by=response.peer_uid,
+        peer_ip=response.peer_ip,
     )
 
 
@@ -268,6 +278,15 @@ class Detection:
     def ok(self) -> bool:
         """Whether at least one endpoint answered with a usable list."""
         return any(r.ok for r in self.reports)
+
+    @property
+    def daemons(self) -> dict[str, DaemonReport]:
+        """The report of each daemon url that answered usably (a ContainerInfo's `daemon`): its `served_by` uid."""
+        result: dict[str, DaemonReport] = {}
+        for report in self.reports:
+            if report.ok:
+                result.setdefault(report.endpoint.url, report)
+        return result
 
     def error(self) -> DockspecError:
         """Why nothing usable came back (InvalidResponse or DaemonNotFound); meaningful when not `ok`."""

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import time
 
+import attrs
+
 from dockspec._generated.models import Spec
 from dockspec._http import Response, ResponseReader, build_request
-from dockspec._io.transport import Unreachable, open_channel
+from dockspec._io.net import peer_of
+from dockspec._io.transport import Channel, Unreachable, open_channel
 from dockspec.errors import InvalidResponse
 from dockspec.models import Endpoint, Limits
 
@@ -42,10 +45,24 @@ def exchange(
 
     Raises Unreachable when the endpoint cannot be connected to, and
     InvalidResponse when the answer is malformed, too large, cut short or late.
+    The Response carries who served it (peer_uid, peer_ip: dockspec._io.net.peer_of).
     """
     if deadline is None:
         deadline = time.monotonic() + limits.deadline
     channel = open_channel(endpoint, deadline, spec)
+    try:
+        peer_uid, peer_ip = peer_of(getattr(channel, "sock", None))  # the credentials of this very connection
+        response = _answer(endpoint, method, target, channel, limits, deadline)
+    finally:
+        channel.close()
+    if peer_uid is None and peer_ip is None:
+        return response
+    return attrs.evolve(response, peer_uid=peer_uid, peer_ip=peer_ip)
+
+
+def _answer(
+    endpoint: Endpoint, method: str, target: str, channel: Channel, limits: Limits, deadline: float
+) -> Response:
     try:
         channel.send(build_request(method, target, _host_header(endpoint)), deadline)
         reader = ResponseReader(method, limits)
@@ -70,5 +87,3 @@ def exchange(
         raise
     except OSError as exc:
         raise InvalidResponse(f"{endpoint.url}: connection failed mid-answer ({exc.strerror or exc})") from None
-    finally:
-        channel.close()

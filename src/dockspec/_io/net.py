@@ -15,7 +15,16 @@ from typing import Any
 
 from dockspec.addresses import InvalidAddress, split_host_port
 
-__all__ = ["RECV_SIZE", "SocketChannel", "Unreachable", "connect_tcp", "connect_unix", "describe", "remaining"]
+__all__ = [
+    "RECV_SIZE",
+    "SocketChannel",
+    "Unreachable",
+    "connect_tcp",
+    "connect_unix",
+    "describe",
+    "peer_of",
+    "remaining",
+]
 
 RECV_SIZE = 65536
 
@@ -53,6 +62,30 @@ class SocketChannel:
     def close(self) -> None:
         self.sock.close()
 
+
+
+def peer_of(sock: object) -> tuple[int | None, str | None]:
+    """(the uid serving a Unix socket connection, from SO_PEERCRED; the IP address a TCP connection reached).
+
+    Either is None when the socket has none (or the platform cannot say).
+    """
+    if not isinstance(sock, socket.socket):
+        return None, None
+    try:
+        if sock.family == socket.AF_UNIX:
+            peercred = getattr(socket, "SO_PEERCRED", None)
+            if peercred is None:
+                return None, None
+            import struct
+
+            size = struct.calcsize("3i")
+            _pid, uid, _gid = struct.unpack("3i", sock.getsockopt(socket.SOL_SOCKET, peercred, size))
+            return uid, None
+        if sock.family in (socket.AF_INET, socket.AF_INET6):
+            return None, str(sock.getpeername()[0])
+    except (OSError, ValueError):
+        pass
+    return None, None
 
 
 def connect_unix(path: str, deadline: float) -> SocketChannel:
