@@ -103,7 +103,26 @@ def resolve_endpoints(env: Env, spec: Spec) -> tuple[list[Endpoint], bool]:
     selection = select(env, spec, files)
     if selection.explicit:
         return list(selection.explicit), True
-    return [*selection.recorded, *table_endpoints(env, spec)], False
+    found = [*selection.recorded, *table_endpoints(env, spec, _users(env, spec))]
+    return (_root_owned_first(found) if env.uid == 0 else found), False
+
+
+def _root_owned_first(endpoints: list[Endpoint]) -> list[Endpoint]:
+    """Run as root: the Unix sockets root owns (lstat) before every other endpoint, each group in table order."""
+    from dockspec._io.transport import socket_owner
+
+    owned = [socket_owner(e) == 0 for e in endpoints]
+    return [e for e, mine in zip(endpoints, owned, strict=True) if mine] + [
+        e for e, mine in zip(endpoints, owned, strict=True) if not mine
+    ]
+
+
+def _users(env: Env, spec: Spec) -> dict[str, list[int]]:
+    """Run as root: the uids each every-user directory names (/run/user/*), bounded by the rules' max_users."""
+    from dockspec._io.userdirs import user_ids_in
+    from dockspec.endpoints import user_directories
+
+    return {directory: user_ids_in(directory, cap) for directory, cap in user_directories(env, spec).items()}
 
 
 def probe(endpoint: Endpoint, spec: Spec, limits: Limits, deadline: float) -> DaemonReport:
