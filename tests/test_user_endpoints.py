@@ -53,3 +53,17 @@ def test_user_dirs_are_ascii_digit_names_lowest_first_and_capped(tmp_path: Path)
     assert [0, 1001] == user_ids_in(str(tmp_path), 2)
     assert [] == user_ids_in(str(tmp_path / "missing"), 8)
     assert [] == user_ids_in(os.devnull, 8)
+
+
+def test_root_orders_the_sockets_root_owns_first(tmp_path: Path) -> None:
+    from dockspec.detect import _root_owned_first
+    from dockspec.models import Endpoint
+
+    mine, theirs = tmp_path / "root.sock", tmp_path / "user.sock"
+    mine.write_text("")
+    theirs.write_text("")
+    if os.geteuid() == 0:
+        os.chown(theirs, 65534, 65534)
+    first, second = (Endpoint(f"unix://{p}", "unix", str(p)) for p in (theirs, mine))
+    expected = [second, first] if os.geteuid() == 0 else [first, second]
+    assert expected == _root_owned_first([first, second])

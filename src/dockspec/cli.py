@@ -30,6 +30,7 @@ from dockspec.models import Ambiguous, ContainerInfo, Found, PortKey, Protocol, 
 if TYPE_CHECKING:
     from dockspec.detect import DaemonReport, Detection
     from dockspec.sockets import Attribution, HostSocket
+    from dockspec.trust import Trust
 
 __all__ = ["EXIT_STATUSES", "main", "parse_target"]
 
@@ -228,9 +229,10 @@ def _short(container_id: str) -> str:
 
 
 def _attributions(
-    sockets: Iterable[HostSocket], detection: Detection, env: Env
+    sockets: Iterable[HostSocket], detection: Detection, env: Env, trust: Trust | None = None
 ) -> list[tuple[HostSocket, Attribution]]:
     """Each socket with its container: helper evidence, cgroup, binding, fallback (dockspec.sockets.attribute)."""
+    from dockspec.detect import trust_of
     from dockspec.podman import RootlessPodmanResolver, lookup_rootless_podman_container
     from dockspec.sockets import attribute, cgroup_lookup
     from dockspec.spec import builtin_spec
@@ -238,11 +240,15 @@ def _attributions(
     spec = builtin_spec()
     resolver = RootlessPodmanResolver(spec=spec)
     cgroup = cgroup_lookup(spec)
+    if trust is None:
+        trust = trust_of(detection, env)  # what each daemon may name, by who serves it (docs/security.md)
 
     def rootless(pid: int, name: str) -> ContainerInfo | None:
         return lookup_rootless_podman_container(pid, name, resolver, env=env)
 
-    return [(s, attribute(s, detection.port_map, detection.containers, spec, rootless, cgroup)) for s in sockets]
+    return [
+        (s, attribute(s, detection.port_map, detection.containers, spec, rootless, cgroup, trust)) for s in sockets
+    ]
 
 
 def _holder_name(a: Attribution, container: ContainerInfo) -> str:
@@ -423,7 +429,9 @@ def parse_target(text: str) -> tuple[str | None, int, Protocol]:
     return parse_port_target(text)
 
 
-def _held_on(ip: str | None, port: int, protocol: Protocol, detection: Detection, env: Env) -> dict[str, str | None]:
+def _held_on(
+    ip: str | None, port: int, protocol: Protocol, detection: Detection, env: Env, trust: Trust
+) -> dict[str, str | None]:
     """The containers whose processes hold the host's sockets on that port (cgroup, helper evidence): id -> engine.
 
     For `who` when no daemon publishes the port (a host-network container).
@@ -448,7 +456,7 @@ def _held_on(ip: str | None, port: int, protocol: Protocol, detection: Detection
 
     mine = [s for s in host_sockets() if s.port == port and s.protocol is protocol and serves(s.ip)]
     held: dict[str, str | None] = {}
-    for _, a in _attributions(mine, detection, env):
+    for _, a in _attributions(mine, detection, env, trust):
         if a.container is not None:
             held.setdefault(a.container.id, a.engine)
     return held
@@ -460,14 +468,18 @@ def cmd_who(args: argparse.Namespace, env: Env, out: TextIO, err: TextIO) -> int
         ip, port, protocol = parse_target(args.target)
     except ValueError as exc:
         raise UsageError(_message(exc)) from None
-    from dockspec.ports import lookup_published_container
+    from dockspec.detect import trust_of
+    from dockspec.sockets import lookup_trusted
 
     detection = _detect(env, err)
+    # The publishing daemons that speak for any holder (root's, the caller's own; never a remote one), then
+    # the host's sockets on that port, each judged by its holder (docs/security.md, the trust rule).
+    trust = trust_of(detection, env)
     if ip is None:
-        match = lookup_published_container(detection.port_map, (None, port), protocol, allow_proxy_fallback=True)
+        match = lookup_trusted(trust, None, port, protocol, fallback=True)
         what = f"{protocol.value} port {port}"
     else:
-        match = lookup_published_container(detection.port_map, (ip, port), protocol)
+        match = lookup_trusted(trust, ip, port, protocol)
         what = f"{protocol.value} {_address(ip, port)}"
     engines: dict[str, str | None] = {}
     if isinstance(match, Found):
@@ -476,7 +488,7 @@ def cmd_who(args: argparse.Namespace, env: Env, out: TextIO, err: TextIO) -> int
     elif isinstance(match, Ambiguous):
         found, status = match.candidates, EXIT_AMBIGUOUS
     else:
-        engines = _held_on(ip, port, protocol, detection, env)
+        engines = _held_on(ip, port, protocol, detection, env, trust)
         found = tuple(
             detection.containers.get(cid) or ContainerInfo(cid, _short(cid), "") for cid in sorted(engines)
         )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from typing import TYPE_CHECKING
 
 import attrs
 
@@ -34,6 +35,9 @@ from dockspec.errors import DaemonNotFound, DockspecError, InvalidResponse
 from dockspec.hosts import endpoint_from_env
 from dockspec.models import DEFAULT_LIMITS, ContainerInfo, ContainerPortMap, Endpoint, Limits, PortKey, StopOutcome
 
+if TYPE_CHECKING:
+    from dockspec.trust import Trust
+
 __all__ = [
     "AWAIT_TIMEOUT",
     "DaemonReport",
@@ -50,6 +54,7 @@ __all__ = [
     "resolve_endpoints",
     "start_detection",
     "stop_container",
+    "trust_of",
 ]
 
 # nanodock's await bound: a port viewer refresh must not wait longer.
@@ -76,6 +81,8 @@ class DaemonReport:
     bindings: dict[PortKey, ContainerInfo] = attrs.field(factory=dict)
     served_by: int | None = None
     peer_ip: str | None = None
+    local: bool | None = None
+    """Whether its published ports are on this host (dockspec.trust); None when unknown (no connection to a name)."""
 
     @property
     def ok(self) -> bool:
@@ -138,7 +145,8 @@ def probe(endpoint: Endpoint, spec: Spec, limits: Limits, deadline: float) -> Da
             raise InvalidResponse(f"{endpoint.url}: GET {plan.path} answered {response.status}")
         parsed = parse_list(response.body, plan.shape, spec=spec, limits=limits, daemon=endpoint.url)
     except Unreachable as exc:
-        return DaemonReport(endpoint, elapsed=time.monotonic() - started, error=str(exc))
+        elapsed = time.monotonic() - started
+        return DaemonReport(endpoint, elapsed=elapsed, error=str(exc), local=locality(endpoint, None, deadline))
     except DockspecError as exc:
         return DaemonReport(
             endpoint,
@@ -147,6 +155,7 @@ def probe(endpoint: Endpoint, spec: Spec, limits: Limits, deadline: float) -> Da
             elapsed=time.monotonic() - started,
             error=str(exc),
             reachable=True,
+            local=locality(endpoint, None, deadline),
         )
     return DaemonReport(
         endpoint,
@@ -158,7 +167,41 @@ def probe(endpoint: Endpoint, spec: Spec, limits: Limits, deadline: float) -> Da
         bindings=parsed.bindings,
         served_by=response.peer_uid,
         peer_ip=response.peer_ip,
+        local=locality(endpoint, response.peer_ip, deadline),
     )
+
+
+def locality(endpoint: Endpoint, peer_ip: str | None, deadline: float) -> bool | None:
+    """Whether a daemon is local: a Unix socket or named pipe, or tcp/ssh to loopback, `localhost` or an
+    address of this host's interfaces. A tcp daemon is judged by the address its connection reached; an ssh
+    host name by what it resolves to, before `deadline` (None when it does not resolve in time)."""
+    from dockspec.trust import LOCAL_TRANSPORTS, is_local_address, is_local_name
+
+    if endpoint.transport in LOCAL_TRANSPORTS:
+        return True
+    from dockspec._io.hostaddrs import host_addresses
+
+    if peer_ip is not None:
+        return is_local_address(peer_ip, host_addresses())
+    try:
+        if endpoint.transport == "ssh":
+            from dockspec._io.ssh import parse_ssh_url
+
+            host = parse_ssh_url(endpoint.url).host
+        else:
+            from dockspec.addresses import split_host_port
+
+            host = split_host_port(endpoint.address)[0]
+    except ValueError:
+        return None
+    if is_local_name(host):
+        return True
+    from dockspec._io.net import resolve_addresses
+
+    addresses = resolve_addresses(host, deadline)
+    if addresses is None:
+        return None
+    return bool(addresses) and all(is_local_address(a, host_addresses()) for a in addresses)
 
 
 def _candidates(endpoints: list[Endpoint], explicit: bool) -> list[Endpoint]:
@@ -322,6 +365,53 @@ class Detection:
             if report.engine:
                 engines.setdefault(report.endpoint.url, report.engine)
         return cls(tuple(reports), explicit, merge_reports(good), containers, engines)
+
+
+SUBUID_FILE = "/etc/subuid"
+MAX_SUBUID_BYTES = 1024 * 1024
+"""/etc/subuid at most (a line per user: some 30 000 users)."""
+
+
+def trust_of(detection: Detection, env: Env, subuid: str = SUBUID_FILE) -> Trust:
+    """The trust rule (dockspec.trust) over the daemons that answered: who serves each, whether it is local,
+    the subordinate ids of each user that serves one (`subuid`: root's file, read through the safe reader)."""
+    from dockspec.trust import DaemonFacts, Trust
+
+    facts = [
+        DaemonFacts(r.endpoint.url, r.served_by, bool(r.local), r.bindings, r.containers)
+        for r in detection.daemons.values()
+    ]
+    users = {f.served_by for f in facts if f.served_by}
+    return Trust(facts, _subordinate_ids(users, subuid) if users else {}, env.uid)
+
+
+def _subordinate_ids(uids: set[int], path: str) -> dict[int, list[tuple[int, int]]]:
+    """The subordinate id ranges of each uid in `uids` (a line names its user by name or uid); {} when unreadable."""
+    from dockspec._io.files import Refused, read_file
+    from dockspec.trust import parse_subordinate_ids
+
+    try:
+        data = read_file(path, MAX_SUBUID_BYTES, owners=frozenset({0}), deadline=time.monotonic() + 1.0)
+    except Refused:
+        return {}
+    if data is None:
+        return {}
+    names: dict[str, int] = {str(uid): uid for uid in uids}
+    try:
+        import pwd
+
+        for uid in uids:
+            try:
+                names.setdefault(pwd.getpwuid(uid).pw_name, uid)
+            except (KeyError, OverflowError):
+                continue
+    except ImportError:
+        pass
+    ranges: dict[int, list[tuple[int, int]]] = {}
+    for user, start, count in parse_subordinate_ids(data.decode("utf-8", "replace")):
+        if user in names:
+            ranges.setdefault(names[user], []).append((start, count))
+    return ranges
 
 
 def detect_daemons(

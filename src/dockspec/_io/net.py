@@ -24,6 +24,7 @@ __all__ = [
     "describe",
     "peer_of",
     "remaining",
+    "resolve_addresses",
 ]
 
 RECV_SIZE = 65536
@@ -137,6 +138,14 @@ def _resolve(host: str, port: int, deadline: float) -> list[AddrInfo]:
     if isinstance(result, BaseException):
         raise result
     return result
+
+
+def resolve_addresses(host: str, deadline: float) -> list[str] | None:
+    """The IP addresses `host` resolves to before `deadline` (a literal is itself); None when it does not."""
+    try:
+        return sorted({str(info[4][0]) for info in _resolve(host, 0, deadline)})
+    except (OSError, TimeoutError, ValueError, UnicodeError):
+        return None
 
 
 def connect_tcp(address: str, deadline: float) -> SocketChannel:
