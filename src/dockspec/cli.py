@@ -558,6 +558,8 @@ def cmd_endpoints(args: argparse.Namespace, env: Env, out: TextIO, err: TextIO) 
                     "version": r.version,
                     "elapsed_ms": round(r.elapsed * 1000, 1),
                     "containers": len(r.containers) if r.ok else None,
+                    "local": r.local,
+                    "served_by": r.served_by,
                     "error": r.error,
                 }
                 for r in reports
@@ -574,8 +576,10 @@ def cmd_endpoints(args: argparse.Namespace, env: Env, out: TextIO, err: TextIO) 
             else:
                 status = f"unreachable: {_one_line(r.error or '')}"
             daemon = " ".join(x for x in (r.engine, r.version) if x) or "-"
-            table.append([r.endpoint.origin or "-", r.endpoint.url, daemon, f"{r.elapsed * 1000:.0f} ms", status])
-        print(_table(["ORIGIN", "URL", "DAEMON", "TIME", "STATUS"], table), file=out)
+            local = {True: "yes", False: "no", None: "-"}[r.local]
+            row = [r.endpoint.origin or "-", r.endpoint.url, daemon, local, f"{r.elapsed * 1000:.0f} ms", status]
+            table.append(row)
+        print(_table(["ORIGIN", "URL", "DAEMON", "LOCAL", "TIME", "STATUS"], table), file=out)
     return EXIT_OK if any(r.ok for r in reports) else EXIT_NO_DAEMON
 
 
