@@ -3,7 +3,10 @@
 A set DOCKER_HOST names the one daemon to use, as it does for the docker CLI.
 Otherwise every endpoint of the platform table is probed concurrently and the
 containers of every daemon that answers are merged (earlier table entries win
-a binding both claim); each ContainerInfo records the daemon it came from.
+a binding both claim, in the merged map); each ContainerInfo records the
+daemon it came from. Socket attribution (`dockspec ports`, `who`) does not use
+that first-wins merge: `trust_of` gives it the trust rule (dockspec.trust),
+under which two daemons claiming one binding make it ambiguous.
 """
 
 from __future__ import annotations
