@@ -502,7 +502,8 @@ def test_endpoints_with_docker_host(daemon: FakeDaemon) -> None:
     assert 1 == len(data)
     row = data[0]
     assert {"url", "transport", "address", "origin", "expected_engine", "reachable", "ok", "engine", "version",
-            "elapsed_ms", "containers", "error"} == set(row)
+            "elapsed_ms", "containers", "local", "served_by", "error"} == set(row)
+    assert (True, os.getuid()) == (row["local"], row["served_by"])
     assert (daemon.url, "unix", daemon.path, "DOCKER_HOST", True, True, "docker", 3, None) == (
         row["url"], row["transport"], row["address"], row["origin"], row["reachable"], row["ok"], row["engine"],
         row["containers"], row["error"],

@@ -184,8 +184,8 @@ def locality(endpoint: Endpoint, peer_ip: str | None, deadline: float) -> bool |
         return True
     from dockspec._io.hostaddrs import host_addresses
 
-    if peer_ip is not None:
-        return is_local_address(peer_ip, host_addresses())
+    if peer_ip is not None:  # loopback needs no look at this host's interfaces
+        return is_local_address(peer_ip, ()) or is_local_address(peer_ip, host_addresses())
     try:
         if endpoint.transport == "ssh":
             from dockspec._io.ssh import parse_ssh_url
@@ -204,7 +204,9 @@ def locality(endpoint: Endpoint, peer_ip: str | None, deadline: float) -> bool |
     addresses = resolve_addresses(host, deadline)
     if addresses is None:
         return None
-    return bool(addresses) and all(is_local_address(a, host_addresses()) for a in addresses)
+    return bool(addresses) and all(
+        is_local_address(a, ()) or is_local_address(a, host_addresses()) for a in addresses
+    )
 
 
 def _candidates(endpoints: list[Endpoint], explicit: bool) -> list[Endpoint]:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import stat
 
-__all__ = ["read_cgroup", "read_proc_file"]
+__all__ = ["CHUNK", "read_cgroup", "read_proc_file"]
+
+CHUNK = 64 * 1024
 
 
 def read_cgroup(pid: int, max_bytes: int, proc: str = "/proc") -> str | None:
@@ -35,7 +37,7 @@ def read_proc_file(path: str, max_bytes: int) -> str | None:
         chunks: list[bytes] = []
         total = 0
         while total <= max_bytes:
-            chunk = os.read(fd, max_bytes + 1 - total)
+            chunk = os.read(fd, min(CHUNK, max_bytes + 1 - total))  # a chunk at a time: the cap is no allocation
             if not chunk:
                 break
             chunks.append(chunk)
