@@ -59,18 +59,27 @@ PODMAN_HEADERS = [
 class FakeDaemon:
     """Serves `routes` ({(method, target): Reply}) on a Unix socket or TCP port."""
 
-    def __init__(self, routes: dict[tuple[str, str], Reply] | None = None, *, tcp: bool = False) -> None:
+    def __init__(
+        self,
+        routes: dict[tuple[str, str], Reply] | None = None,
+        *,
+        tcp: bool = False,
+        host: str = "127.0.0.1",
+        path: str | None = None,
+    ) -> None:
         self.routes: dict[tuple[str, str], Reply] = dict(routes or {})
         self.requests: list[tuple[str, str, list[tuple[bytes, bytes]]]] = []
         self.raw: list[bytes] = []
         self._dir = tempfile.mkdtemp(prefix="dockspec-fake-")
         if tcp:
-            self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            self.sock.bind(("127.0.0.1", 0))
-            self.url = "tcp://127.0.0.1:%d" % self.sock.getsockname()[1]
+            family = socket.AF_INET6 if ":" in host else socket.AF_INET
+            self.sock = socket.socket(family, socket.SOCK_STREAM)
+            self.sock.bind((host, 0))
+            port = self.sock.getsockname()[1]
+            self.url = f"tcp://[{host}]:{port}" if ":" in host else f"tcp://{host}:{port}"
             self.path = ""
         else:
-            self.path = os.path.join(self._dir, "docker.sock")
+            self.path = path or os.path.join(self._dir, "docker.sock")
             self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             self.sock.bind(self.path)
             self.url = "unix://" + self.path
@@ -163,3 +172,50 @@ def fake_daemon(routes: dict[tuple[str, str], Reply] | None = None, **kw: Any) -
         yield daemon
     finally:
         daemon.close()
+
+
+CHILD = """
+import pickle, sys
+sys.path.insert(0, sys.argv[1])
+from tests.fakedaemon import FakeDaemon
+routes, options = pickle.loads(sys.stdin.buffer.read(int(sys.stdin.buffer.readline())))
+daemon = FakeDaemon(routes, **options)
+print(daemon.url, flush=True)
+sys.stdin.buffer.read()  # serve until the parent closes stdin
+daemon.close()
+"""
+
+
+@contextlib.contextmanager
+def served_as(
+    uid: int, gid: int, routes: dict[tuple[str, str], bytes], *, netns: str | None = None, **options: Any
+) -> Iterator[str]:
+    """A FakeDaemon in a child process run as `uid`:`gid` (setpriv), optionally inside `ip netns exec NETNS`; its url.
+
+    Routes are raw replies only (they cross a pipe). The child ends when the block does.
+    """
+    import pickle
+    import subprocess
+    import sys
+
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    command = ["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups", sys.executable, "-c", CHILD, repo]
+    if netns is not None:
+        command = ["ip", "netns", "exec", netns, *command]
+    child = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    assert child.stdin is not None and child.stdout is not None
+    try:
+        payload = pickle.dumps((routes, options))
+        child.stdin.write(b"%d\n" % len(payload) + payload)
+        child.stdin.flush()
+        url = child.stdout.readline().decode().strip()
+        assert url, "the fake daemon's child did not start"
+        yield url
+    finally:
+        with contextlib.suppress(OSError):
+            child.stdin.close()
+        try:
+            child.wait(5)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait(5)

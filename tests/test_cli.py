@@ -506,7 +506,8 @@ def test_endpoints_with_docker_host(daemon: FakeDaemon) -> None:
     assert 1 == len(data)
     row = data[0]
     assert {"url", "transport", "address", "origin", "expected_engine", "reachable", "ok", "engine", "version",
-            "elapsed_ms", "containers", "error"} == set(row)
+            "elapsed_ms", "containers", "local", "served_by", "error"} == set(row)
+    assert (True, os.getuid()) == (row["local"], row["served_by"])
     assert (daemon.url, "unix", daemon.path, "DOCKER_HOST", True, True, "docker", 3, None) == (
         row["url"], row["transport"], row["address"], row["origin"], row["reachable"], row["ok"], row["engine"],
         row["containers"], row["error"],
@@ -534,8 +535,12 @@ def test_endpoints_lists_the_table_in_order_and_honours_xdg_runtime_dir(tmp_path
         env = clean_env(XDG_RUNTIME_DIR=str(runtime), HOME=str(tmp_path))
         result = run("endpoints", "--json", env=env)
     data = json.loads(result.stdout)
-    expected = [e.id for e in builtin_spec().endpoints if e.platform == "linux"]
-    assert expected == [row["origin"] for row in data]
+    expected = [e.id for e in builtin_spec().endpoints if e.platform == "linux" and e.scope == "caller"]
+    origins = [row["origin"] for row in data]
+    if os.geteuid() == 0:  # root: root-owned sockets first, then every user's (tests/test_user_endpoints.py)
+        assert set(expected) == set(origins) - {"docker-rootless-users", "podman-rootless-users"}
+    else:
+        assert expected == origins
     mine = [row for row in data if row["address"] == str(runtime / "podman" / "podman.sock")]
     assert [("podman-rootless-xdg", True, "podman")] == [(r["origin"], r["ok"], r["engine"]) for r in mine]
     assert 0 == result.returncode
@@ -568,7 +573,11 @@ def test_ports_names_the_container_of_a_real_socket(listeners: tuple[int, int]) 
         text = run("ports", host=fake.url)
         only_status, only = run_json("ports", "--containers-only", host=fake.url)
     assert 0 == status == only_status == text.returncode
-    assert {"protocol", "ip", "port", "pid", "process", "container", "candidates", "via"} == set(rows[0])
+    assert {"protocol", "ip", "port", "pid", "process", "user", "container", "candidates", "via"} == set(rows[0])
+    import pwd
+
+    me = pwd.getpwuid(os.getuid()).pw_name
+    assert {me} == {r["user"] for r in rows if r["pid"] == os.getpid()}
     mine = [(r["protocol"], r["ip"], r["port"], r["pid"], r["container"]["name"], r["via"])
             for r in rows if r["pid"] == os.getpid()]
     assert all(WEB_COMPOSE == r["container"]["compose"] for r in rows if r["pid"] == os.getpid())
@@ -585,6 +594,7 @@ def test_ports_names_the_container_of_a_real_socket(listeners: tuple[int, int]) 
     header = lines[0]
     row = next(line for line in lines if f"127.0.0.1:{tcp_port} " in line)
     assert row[header.index("CONTAINER"):].startswith("web ")
+    assert row[header.index("USER"):].startswith(me + " ")
     assert row[header.index("IMAGE"):].strip() == "nginx:1"
 
 

@@ -9,11 +9,11 @@ checked by the vectors (spec/vectors/pasta.yaml).
 
 from __future__ import annotations
 
-import os
 import socket
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 
 from dockspec import ContainerInfo, ContainerPortMap, Protocol, builtin_spec
@@ -246,7 +246,7 @@ def test_ports_shows_a_binding_no_process_holds_as_unheld() -> None:
         listener.close()
     assert {0} == statuses
     unheld = [r for r in rows if r["via"] == "unheld"]
-    assert [{"protocol": "tcp", "ip": None, "port": nobody, "pid": None, "process": None,
+    assert [{"protocol": "tcp", "ip": None, "port": nobody, "pid": None, "process": None, "user": None,
              "container": unheld[0]["container"], "candidates": [], "via": "unheld"}] == unheld
     assert (WEB_ID, "web") == (unheld[0]["container"]["id"], unheld[0]["container"]["name"])
     assert unheld[0] in only
@@ -330,32 +330,28 @@ def test_dockerd_holding_its_published_port_is_named_by_its_binding() -> None:
     assert NO_CONTAINER == attribute(api, port_map, {}, SPEC)
 
 
-def test_bindings_of_owner_are_the_daemons_whose_socket_that_user_owns(tmp_path: Path) -> None:
-    from dockspec.cli import _bindings_of_owner
-    from dockspec.detect import DaemonReport, Detection
-    from dockspec.models import Endpoint
+def test_rootlesskit_is_named_only_by_the_daemon_its_own_user_serves() -> None:
+    """Rootless Docker: rootlesskit run by uid U names a socket only through the daemon U serves (the trust rule)."""
+    from dockspec.trust import DaemonFacts, Trust
 
-    mine, theirs = tmp_path / "mine.sock", tmp_path / "theirs.sock"
-    servers = []
-    for path in (mine, theirs):
-        server = socket.socket(socket.AF_UNIX)
-        server.bind(str(path))
-        servers.append(server)
-    os.chown(theirs, 65534, 65534)
-    other = ContainerInfo("0" * 64, "root-web", "x", daemon=f"unix://{theirs}")
-    reports = [
-        DaemonReport(Endpoint(f"unix://{theirs}", "unix", str(theirs)), bindings={(None, 47380, Protocol.TCP): other}),
-        DaemonReport(Endpoint(f"unix://{mine}", "unix", str(mine)), bindings={(None, 47380, Protocol.TCP): RLD,
-                                                                              (None, 47381, Protocol.TCP): RLD}),
-        DaemonReport(Endpoint("tcp://127.0.0.1:1", "tcp", "127.0.0.1:1"), bindings={(None, 9, Protocol.TCP): other}),
-    ]
-    try:
-        got = _bindings_of_owner(os.getpid(), Detection.of(reports, explicit=False))
-    finally:
-        for server in servers:
-            server.close()
-    assert {(None, 47380, Protocol.TCP): RLD, (None, 47381, Protocol.TCP): RLD} == dict(got)
-    assert {} == dict(_bindings_of_owner(2**22 + 12345, Detection.of(reports, explicit=False)))  # no such pid
+    other = ContainerInfo("0" * 64, "root-web", "x", daemon="unix:///var/run/docker.sock")
+    mine = "unix:///run/user/1001/docker.sock"
+    trust = Trust(
+        (
+            DaemonFacts("unix:///var/run/docker.sock", 0, True, {(None, 47380, Protocol.TCP): other}, (other,)),
+            DaemonFacts(mine, 1001, True, {(None, 47381, Protocol.TCP): RLD}, (RLD,)),
+        ),
+        {},
+        0,
+    )
+    run_by = attrs.evolve(rootlesskit_socket(47381), uid=1001)
+    assert Attribution(RLD, via="rootlesskit") == attribute(run_by, ContainerPortMap(), {}, SPEC, trust=trust)
+    # root's daemon publishes 47380, but rootlesskit of uid 1001 is not its helper: nothing, no fallback
+    assert NO_CONTAINER == attribute(attrs.evolve(rootlesskit_socket(47380), uid=1001), ContainerPortMap(), {},
+                                     SPEC, trust=trust)
+    # run by another user, uid 1001's daemon's binding names nothing
+    assert NO_CONTAINER == attribute(attrs.evolve(rootlesskit_socket(47381), uid=1002), ContainerPortMap(), {},
+                                     SPEC, trust=trust)
 
 
 def test_pasta_command_line_of_too_many_entries_is_not_parsed_and_a_line_is_parsed_once(

@@ -37,6 +37,11 @@ def test_endpoint_placeholders_are_known() -> None:
     known = set(Env(uid=1, home="/h", xdg_runtime_dir="/x", xdg_data_home="/d").placeholders())
     for rule in builtin_spec().endpoints:
         names = {n for _, n, _, _ in string.Formatter().parse(rule.template) if n}
+        if rule.scope == "every-user":  # {user_uid} once, and a cap
+            assert "user_uid" in names and rule.max_users, rule.id
+            names.discard("user_uid")
+        else:
+            assert rule.scope == "caller", rule.id
         assert names <= known, rule.id
 
 

@@ -28,6 +28,7 @@ PLATFORMS = ("linux", "darwin", "windows")
 PLACEHOLDERS = {
     "{home}": "~",
     "{uid}": "<uid>",
+    "{user_uid}": "*",
     "{xdg_runtime_dir}": "$XDG_RUNTIME_DIR",
     "{xdg_config_home}": "$XDG_CONFIG_HOME",
     "{digest}": "<sha256(name)>",
@@ -52,7 +53,10 @@ def render(spec: Spec) -> str:
     for platform in PLATFORMS:
         for rule in spec.endpoints:
             if rule.platform == platform:
-                lines.append(f"| {platform} | `{rule.id}` | {rule.engine} | {rule.mode} | {_shown(rule.template)} |")
+                mode = rule.mode
+                if rule.scope == "every-user":
+                    mode += f", every user's (root only; at most {rule.max_users} users)"
+                lines.append(f"| {platform} | `{rule.id}` | {rule.engine} | {mode} | {_shown(rule.template)} |")
     docker = spec.discovery.docker
     podman = spec.discovery.podman
     config = f"`${docker.config_env}`, else {_shown(docker.config_dir)}"

@@ -23,11 +23,18 @@ USER_AGENT = "dockspec"
 
 @attrs.frozen
 class Response:
-    """A complete answer: status, headers (names lower-cased) and body."""
+    """A complete answer: status, headers (names lower-cased) and body.
+
+    `peer_uid` is the uid that served it over a Unix socket (its peer
+    credentials), `peer_ip` the address a TCP connection reached; the
+    transport fills them in (None when it cannot say).
+    """
 
     status: int
     headers: tuple[tuple[str, str], ...]
     body: bytes
+    peer_uid: int | None = attrs.field(default=None, kw_only=True)
+    peer_ip: str | None = attrs.field(default=None, kw_only=True)
 
     def header(self, name: str) -> str | None:
         """The first value of header `name` (case-insensitive), or None."""

@@ -74,9 +74,9 @@ async def probe(
     try:
         while plan.request is not None:
             plan.answer(await exchange(endpoint, "GET", plan.request.path, spec=spec, limits=limits, deadline=deadline))
-        return listed_report(endpoint, plan, spec, limits, started, labels)
+        return listed_report(endpoint, plan, spec, limits, started, labels, deadline)
     except (Unreachable, DockspecError) as exc:
-        return failed_report(endpoint, plan, started, exc)
+        return failed_report(endpoint, plan, started, exc, deadline)
 
 
 async def _guarded_probe(

@@ -20,11 +20,28 @@ _HEX = frozenset("0123456789abcdef")
 
 @attrs.frozen
 class CgroupMatch:
-    """A container id found in a cgroup file, the engine its form names (None: several make it) and the form."""
+    """A container id found in a cgroup file, the engine its form names (None: several make it) and the form.
+
+    `delegated` is the uid whose delegated subtree (user@UID.service) holds
+    it, None when the path is root's (dockspec.trust: such evidence counts
+    only for that user's own daemon).
+    """
 
     id: str
     engine: str | None
     form: str
+    delegated: int | None = None
+
+
+def _delegated(components: list[str], below: int, rules: CgroupRules) -> int | None:
+    """The uid of the first user@UID.service component above index `below`, if any."""
+    prefix, suffix = rules.delegated_prefix, rules.delegated_suffix
+    for component in components[:below]:
+        if component.startswith(prefix) and component.endswith(suffix):
+            digits = component[len(prefix) : len(component) - len(suffix)]
+            if digits.isascii() and digits.isdigit() and len(digits) <= 10:
+                return int(digits)
+    return None
 
 
 def is_container_id(text: str, length: int) -> bool:
@@ -66,7 +83,7 @@ def container_of_path(path: str, rules: CgroupRules) -> CgroupMatch | None:
         for form in rules.forms:
             found = _match(form, component, parent, rules.id_length)
             if found is not None:
-                return CgroupMatch(found, form.engine, form.id)
+                return CgroupMatch(found, form.engine, form.id, _delegated(components, index, rules))
     return None
 
 
@@ -92,4 +109,7 @@ def container_of_cgroup(text: str, rules: CgroupRules) -> CgroupMatch | None:
     if not matches:
         return None
     ids = {m.id for m in matches}
-    return matches[0] if len(ids) == 1 else None
+    if len(ids) != 1:
+        return None
+    delegated = next((m for m in matches if m.delegated is not None), None)  # any delegated line makes it the user's
+    return delegated or matches[0]

@@ -26,11 +26,12 @@ from dockspec.errors import (
     InvalidDockerHost,
     InvalidResponse,
 )
-from dockspec.models import Ambiguous, ContainerInfo, ContainerPortMap, Found, PortKey, Protocol, StopOutcome
+from dockspec.models import Ambiguous, ContainerInfo, Found, PortKey, Protocol, StopOutcome
 
 if TYPE_CHECKING:
     from dockspec.detect import DaemonReport, Detection
     from dockspec.sockets import Attribution, HostSocket
+    from dockspec.trust import Trust
 
 __all__ = ["EXIT_STATUSES", "main", "parse_target"]
 
@@ -232,16 +233,19 @@ def _short(container_id: str) -> str:
 
 
 def _attributions(
-    sockets: Iterable[HostSocket], detection: Detection, env: Env
+    sockets: Iterable[HostSocket], detection: Detection, env: Env, trust: Trust | None = None
 ) -> list[tuple[HostSocket, Attribution]]:
     """Each socket with its container: helper evidence, cgroup, binding, fallback (dockspec.sockets.attribute)."""
+    from dockspec.detect import trust_of
     from dockspec.podman import RootlessPodmanResolver, lookup_rootless_podman_container
-    from dockspec.sockets import Attribution, attribute, cgroup_lookup, helper_for
+    from dockspec.sockets import Attribution, attribute, cgroup_lookup
     from dockspec.spec import builtin_spec
 
     spec = builtin_spec()
     resolver = RootlessPodmanResolver(spec=spec)
     cgroup = cgroup_lookup(spec)
+    if trust is None:
+        trust = trust_of(detection, env)  # what each daemon may name, by who serves it (docs/security.md)
 
     sockets = list(sockets)
     cmdlines = {s.pid: s.cmdline for s in sockets if s.pid is not None}
@@ -249,38 +253,13 @@ def _attributions(
     def rootless(pid: int, name: str) -> ContainerInfo | None:
         return lookup_rootless_podman_container(pid, name, resolver, env=env, cmdline=cmdlines.get(pid, ()))
 
-    def port_map_for(sock: HostSocket) -> ContainerPortMap:
-        helper = helper_for(sock.process, spec)
-        if helper is None or helper.resolve != "rootlesskit" or sock.pid is None:
-            return detection.port_map
-        return _bindings_of_owner(sock.pid, detection)
-
     def attributed(sock: HostSocket) -> Attribution:
         try:
-            return attribute(sock, port_map_for(sock), detection.containers, spec, rootless, cgroup)
+            return attribute(sock, detection.port_map, detection.containers, spec, rootless, cgroup, trust)
         except Exception:  # one socket's evidence that cannot be read: that row unnamed, the table goes on
             return Attribution()
 
     return [(s, attributed(s)) for s in sockets]
-
-
-def _bindings_of_owner(pid: int, detection: Detection) -> ContainerPortMap:
-    """The bindings of the daemons whose unix socket is owned by the user running `pid` (rootless Docker).
-
-    The socket file's owner stands for who serves it until peer credentials
-    decide (issue 12, the trust rule); an unknown owner has no daemons.
-    """
-    from dockspec._io.procs import owner_of
-
-    uid = owner_of(f"/proc/{int(pid)}")
-    bindings: dict[PortKey, ContainerInfo] = {}
-    if uid is None:
-        return ContainerPortMap()
-    for report in detection.reports:
-        if report.ok and report.endpoint.transport == "unix" and owner_of(report.endpoint.address) == uid:
-            for key, info in report.bindings.items():
-                bindings.setdefault(key, info)
-    return ContainerPortMap(bindings)
 
 
 def _holder_name(a: Attribution, container: ContainerInfo) -> str:
@@ -295,38 +274,35 @@ UNHELD_CELL = "(unheld)"
 VIA_UNHELD = "unheld"
 
 
-def _local_daemon(url: str, detection: Detection) -> bool:
-    """Whether a daemon publishes on this host's network stack: a unix socket or pipe, or tcp/ssh to loopback.
+def _unheld(sockets: list[HostSocket], trust: Trust) -> list[tuple[PortKey, ContainerInfo]]:
+    """The published bindings no host socket holds, of the daemons trusted to name one (dockspec.sockets).
 
-    Conservative (an address of another interface counts as remote): its
-    unheld bindings are shown only when it is surely local.
+    `trust.view(None)`: root's daemons, local daemons without peer
+    credentials, the caller's own; a user's daemon (for root) or a remote
+    one names no unheld binding.
     """
-    import ipaddress
-
-    report = next((r for r in detection.reports if r.endpoint.url == url), None)
-    if report is None:
-        return False
-    if report.endpoint.transport in ("unix", "npipe"):
-        return True
-    if report.endpoint.transport not in ("tcp", "ssh"):
-        return False
-    host = report.endpoint.address.rpartition("@")[2]
-    host = host[1 : host.index("]")] if host.startswith("[") and "]" in host else host.rsplit(":", 1)[0]
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _unheld(sockets: list[HostSocket], detection: Detection) -> list[tuple[PortKey, ContainerInfo]]:
-    """The local daemons' published bindings that no host socket holds (dockspec.sockets.unheld_bindings)."""
     from dockspec.sockets import unheld_bindings
 
-    return unheld_bindings(
-        detection.port_map, sockets, lambda info: info.daemon is not None and _local_daemon(info.daemon, detection)
-    )
+    return unheld_bindings(trust.view(None).port_map, sockets)
+
+
+def _user_names() -> Callable[[int | None], str]:
+    """uid -> its user name (the password database), else the uid as digits; `-` for None. Cached per uid."""
+    names: dict[int, str] = {}
+
+    def name(uid: int | None) -> str:
+        if uid is None:
+            return "-"
+        if uid not in names:
+            try:
+                import pwd
+
+                names[uid] = pwd.getpwuid(uid).pw_name or str(uid)
+            except (ImportError, KeyError, OverflowError):
+                names[uid] = str(uid)
+        return names[uid]
+
+    return name
 
 
 # The one stderr line of `ports` when no daemon answered: it still lists every socket.
@@ -344,7 +320,7 @@ def cmd_ports(args: argparse.Namespace, env: Env, out: TextIO, err: TextIO) -> i
         import psutil  # noqa: F401  (the `cli` extra; checked before any daemon is asked)
     except ImportError:
         raise MissingPsutil("`dockspec ports` needs psutil: pip install 'dockspec[cli]'") from None
-    from dockspec.detect import begin_detection
+    from dockspec.detect import begin_detection, trust_of
     from dockspec.sockets import host_sockets
 
     pending = begin_detection(env=env)  # the daemons answer while this thread lists the host's sockets
@@ -354,12 +330,14 @@ def cmd_ports(args: argparse.Namespace, env: Env, out: TextIO, err: TextIO) -> i
         _usable(detection, err)
     else:
         print(NO_DAEMON_LINE, file=err)
+    trust = trust_of(detection, env)  # what each daemon may name, by who serves it (docs/security.md)
     rows = [
         (sock, found)
-        for sock, found in _attributions(sockets, detection, env)
+        for sock, found in _attributions(sockets, detection, env, trust)
         if not args.containers_only or found.container is not None or found.candidates
     ]
-    unheld = _unheld(sockets, detection)
+    unheld = _unheld(sockets, trust)
+    user = _user_names()
     if args.json:
         objects = [
             {
@@ -368,6 +346,7 @@ def cmd_ports(args: argparse.Namespace, env: Env, out: TextIO, err: TextIO) -> i
                 "port": sock.port,
                 "pid": sock.pid,
                 "process": sock.process,
+                "user": None if sock.uid is None else user(sock.uid),
                 "container": _container_json(a.container, detection.engines, a.engine) if a.container else None,
                 "candidates": [_container_json(c, detection.engines) for c in a.candidates],
                 "via": a.via,
@@ -381,6 +360,7 @@ def cmd_ports(args: argparse.Namespace, env: Env, out: TextIO, err: TextIO) -> i
                 "port": port,
                 "pid": None,
                 "process": None,
+                "user": None,
                 "container": _container_json(info, detection.engines),
                 "candidates": [],
                 "via": VIA_UNHELD,
@@ -399,13 +379,14 @@ def cmd_ports(args: argparse.Namespace, env: Env, out: TextIO, err: TextIO) -> i
         else:
             name = image = "-"
         pid = "-" if sock.pid is None else str(sock.pid)
-        cells = [sock.protocol.value, _address(sock.ip, sock.port), pid, sock.process or "-", name, image]
+        address = _address(sock.ip, sock.port)
+        cells = [sock.protocol.value, address, pid, user(sock.uid), sock.process or "-", name, image]
         table.append(((sock.port, sock.protocol.value), cells))
     for (ip, port, protocol), info in unheld:
-        cells = [protocol.value, _address(ip, port), "-", UNHELD_CELL, info.name, info.image or "-"]
+        cells = [protocol.value, _address(ip, port), "-", "-", UNHELD_CELL, info.name, info.image or "-"]
         table.append(((port, protocol.value), cells))
     table.sort(key=lambda row: row[0])  # stable, as the JSON
-    headers = ["PROTO", "LOCAL ADDRESS", "PID", "PROCESS", "CONTAINER", "IMAGE"]
+    headers = ["PROTO", "LOCAL ADDRESS", "PID", "USER", "PROCESS", "CONTAINER", "IMAGE"]
     print(_table(headers, [cells for _, cells in table]), file=out)
     geteuid = getattr(os, "geteuid", None)
     if geteuid is not None and geteuid() != 0 and any(sock.pid is None for sock, _ in rows):
@@ -519,29 +500,32 @@ def _sockets_on(ip: str | None, port: int, protocol: Protocol) -> list[HostSocke
     return [s for s in host_sockets() if s.port == port and s.protocol is protocol and serves(s.ip)]
 
 
-def _holders(sockets: list[HostSocket], detection: Detection, env: Env) -> dict[str, tuple[ContainerInfo, Attribution]]:
+def _holders(
+    sockets: list[HostSocket], detection: Detection, env: Env, trust: Trust
+) -> dict[str, tuple[ContainerInfo, Attribution]]:
     """The containers `sockets` belong to, attributed as `ports` does: id -> (container, attribution).
 
     A socket whose attribution is only candidates (the proxy fallback's
     ambiguity) names none here.
     """
     held: dict[str, tuple[ContainerInfo, Attribution]] = {}
-    for _, a in _attributions(sockets, detection, env):
+    for _, a in _attributions(sockets, detection, env, trust):
         if a.container is not None:
             held.setdefault(a.container.id, (a.container, a))
     return held
 
 
 def _published(
-    ip: str | None, port: int, protocol: Protocol, detection: Detection
+    ip: str | None, port: int, protocol: Protocol, trust: Trust
 ) -> tuple[Found | Ambiguous | None, str]:
-    """The daemons' published binding for the target, and how: binding (that address or every one) or port-fallback."""
-    from dockspec.ports import lookup_published_container
+    """The trusted daemons' published binding for the target, and how: binding (that address or every one)
+    or port-fallback; a binding two daemons claim is Ambiguous (dockspec.sockets.lookup_trusted)."""
+    from dockspec.sockets import lookup_trusted
 
-    direct = lookup_published_container(detection.port_map, (ip, port), protocol)
-    if isinstance(direct, Found) or ip is not None:
-        return (direct if isinstance(direct, Found) else None), VIA_BINDING
-    match = lookup_published_container(detection.port_map, (None, port), protocol, allow_proxy_fallback=True)
+    direct = lookup_trusted(trust, ip, port, protocol)
+    if isinstance(direct, (Found, Ambiguous)) or ip is not None:
+        return (direct if isinstance(direct, (Found, Ambiguous)) else None), VIA_BINDING
+    match = lookup_trusted(trust, None, port, protocol, fallback=True)
     return (match if isinstance(match, (Found, Ambiguous)) else None), VIA_FALLBACK
 
 
@@ -561,18 +545,21 @@ def cmd_who(args: argparse.Namespace, env: Env, out: TextIO, err: TextIO) -> int
         ip, port, protocol = parse_target(args.target)
     except ValueError as exc:
         raise UsageError(_message(exc)) from None
-    from dockspec.detect import begin_detection
+    from dockspec.detect import begin_detection, trust_of
 
     pending = begin_detection(env=env)  # the daemons answer while this thread lists the host's sockets
     sockets = _sockets_on(ip, port, protocol)
     detection = _usable(pending.detection(), err)
+    # What each daemon may name, by who serves it (docs/security.md, the trust rule): the holders of the
+    # host's sockets on that port first, each judged by its holder; then the trusted daemons' bindings.
+    trust = trust_of(detection, env)
     what = f"{protocol.value} port {port}" if ip is None else f"{protocol.value} {_address(ip, port)}"
-    holders = _holders(sockets, detection, env) if sockets else {}
+    holders = _holders(sockets, detection, env, trust) if sockets else {}
     found: list[tuple[ContainerInfo, str | None, str | None]] = []  # container, via, engine of a cgroup match
     if holders:
         found = [(c, a.via, a.engine) for _, (c, a) in sorted(holders.items())]
     else:
-        match, via = _published(ip, port, protocol, detection)
+        match, via = _published(ip, port, protocol, trust)
         if sockets is not None and not sockets and match is not None:
             via = VIA_UNHELD  # no host socket on it: the kernel forwards it
         if isinstance(match, Found):
@@ -657,6 +644,8 @@ def cmd_endpoints(args: argparse.Namespace, env: Env, out: TextIO, err: TextIO) 
                     "version": r.version,
                     "elapsed_ms": round(r.elapsed * 1000, 1),
                     "containers": len(r.containers) if r.ok else None,
+                    "local": r.local,
+                    "served_by": r.served_by,
                     "error": r.error,
                 }
                 for r in reports
@@ -673,8 +662,10 @@ def cmd_endpoints(args: argparse.Namespace, env: Env, out: TextIO, err: TextIO) 
             else:
                 status = f"unreachable: {_one_line(r.error or '')}"
             daemon = " ".join(x for x in (r.engine, r.version) if x) or "-"
-            table.append([r.endpoint.origin or "-", r.endpoint.url, daemon, f"{r.elapsed * 1000:.0f} ms", status])
-        print(_table(["ORIGIN", "URL", "DAEMON", "TIME", "STATUS"], table), file=out)
+            local = {True: "yes", False: "no", None: "-"}[r.local]
+            row = [r.endpoint.origin or "-", r.endpoint.url, daemon, local, f"{r.elapsed * 1000:.0f} ms", status]
+            table.append(row)
+        print(_table(["ORIGIN", "URL", "DAEMON", "LOCAL", "TIME", "STATUS"], table), file=out)
     return EXIT_OK if any(r.ok for r in reports) else EXIT_NO_DAEMON
 
 

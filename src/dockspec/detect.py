@@ -3,7 +3,10 @@
 A set DOCKER_HOST names the one daemon to use, as it does for the docker CLI.
 Otherwise every endpoint of the platform table is probed concurrently and the
 containers of every daemon that answers are merged (earlier table entries win
-a binding both claim); each ContainerInfo records the daemon it came from.
+a binding both claim, in the merged map); each ContainerInfo records the
+daemon it came from. Socket attribution (`dockspec ports`, `who`) does not use
+that first-wins merge: `trust_of` gives it the trust rule (dockspec.trust),
+under which two daemons claiming one binding make it ambiguous.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from typing import TYPE_CHECKING
 
 import attrs
 
@@ -37,6 +41,9 @@ from dockspec.errors import AmbiguousContainer, DaemonNotFound, DockspecError, I
 from dockspec.hosts import endpoint_from_env
 from dockspec.models import DEFAULT_LIMITS, ContainerInfo, ContainerPortMap, Endpoint, Limits, PortKey, StopOutcome
 
+if TYPE_CHECKING:
+    from dockspec.trust import Trust
+
 __all__ = [
     "AWAIT_TIMEOUT",
     "DaemonReport",
@@ -54,6 +61,7 @@ __all__ = [
     "resolve_endpoints",
     "start_detection",
     "stop_container",
+    "trust_of",
 ]
 
 # nanodock's await bound: a port viewer refresh must not wait longer.
@@ -62,7 +70,13 @@ AWAIT_TIMEOUT = 3.0
 
 @attrs.frozen
 class DaemonReport:
-    """What one endpoint answered: its containers, or why not."""
+    """What one endpoint answered: its containers, or why not.
+
+    `served_by` is the uid that served the list over a Unix socket (the
+    connection's peer credentials, SO_PEERCRED); None for tcp, ssh and
+    named pipes, which carry none. `peer_ip` is the address a TCP
+    connection reached.
+    """
 
     endpoint: Endpoint
     engine: str | None = None
@@ -72,6 +86,10 @@ class DaemonReport:
     reachable: bool = False
     containers: tuple[ContainerInfo, ...] = ()
     bindings: dict[PortKey, ContainerInfo] = attrs.field(factory=dict)
+    served_by: int | None = None
+    peer_ip: str | None = None
+    local: bool | None = None
+    """Whether its published ports are on this host (dockspec.trust); None when unknown (no connection to a name)."""
 
     @property
     def ok(self) -> bool:
@@ -99,7 +117,26 @@ def resolve_endpoints(env: Env, spec: Spec) -> tuple[list[Endpoint], bool]:
     selection = select(env, spec, files)
     if selection.explicit:
         return list(selection.explicit), True
-    return [*selection.recorded, *table_endpoints(env, spec)], False
+    found = [*selection.recorded, *table_endpoints(env, spec, _users(env, spec))]
+    return (_root_owned_first(found) if env.uid == 0 else found), False
+
+
+def _root_owned_first(endpoints: list[Endpoint]) -> list[Endpoint]:
+    """Run as root: the Unix sockets root owns (lstat) before every other endpoint, each group in table order."""
+    from dockspec._io.transport import socket_owner
+
+    owned = [socket_owner(e) == 0 for e in endpoints]
+    return [e for e, mine in zip(endpoints, owned, strict=True) if mine] + [
+        e for e, mine in zip(endpoints, owned, strict=True) if not mine
+    ]
+
+
+def _users(env: Env, spec: Spec) -> dict[str, list[int]]:
+    """Run as root: the uids each every-user directory names (/run/user/*), bounded by the rules' max_users."""
+    from dockspec._io.userdirs import user_ids_in
+    from dockspec.endpoints import user_directories
+
+    return {directory: user_ids_in(directory, cap) for directory, cap in user_directories(env, spec).items()}
 
 
 def probe(
@@ -114,15 +151,26 @@ def probe(
     try:
         while plan.request is not None:
             plan.answer(exchange(endpoint, "GET", plan.request.path, spec=spec, limits=limits, deadline=deadline))
-        return listed_report(endpoint, plan, spec, limits, started, labels)
+        return listed_report(endpoint, plan, spec, limits, started, labels, deadline)
     except (Unreachable, DockspecError) as exc:
-        return failed_report(endpoint, plan, started, exc)
+        return failed_report(endpoint, plan, started, exc, deadline)
 
 
 def listed_report(
-    endpoint: Endpoint, plan: ListPlan, spec: Spec, limits: Limits, started: float, labels: LabelChoice = False
+    endpoint: Endpoint,
+    plan: ListPlan,
+    spec: Spec,
+    limits: Limits,
+    started: float,
+    labels: LabelChoice = False,
+    deadline: float | None = None,
 ) -> DaemonReport:
-    """The report of a probe whose plan is done (shared by dockspec.aio); InvalidResponse for an unusable answer."""
+    """The report of a probe whose plan is done (shared by dockspec.aio); InvalidResponse for an unusable answer.
+
+    `deadline` (time.monotonic's clock) bounds the locality check of an ssh host name.
+    """
+    if deadline is None:
+        deadline = time.monotonic() + limits.deadline
     response = plan.response
     assert response is not None  # the plan asks at least once
     if not 200 <= response.status < 300:
@@ -136,13 +184,63 @@ def listed_report(
         reachable=True,
         containers=parsed.containers,
         bindings=parsed.bindings,
+        served_by=response.peer_uid,
+        peer_ip=response.peer_ip,
+        local=locality(endpoint, response.peer_ip, deadline),
     )
 
 
-def failed_report(endpoint: Endpoint, plan: ListPlan, started: float, exc: Exception) -> DaemonReport:
+def locality(endpoint: Endpoint, peer_ip: str | None, deadline: float, resolve: bool = True) -> bool | None:
+    """Whether a daemon is local: a Unix socket or named pipe, or tcp/ssh to loopback, `localhost` or an
+    address of this host's interfaces. A tcp daemon is judged by the address its connection reached; an ssh
+    host name by what it resolves to, before `deadline` (None when it does not resolve in time, or when
+    `resolve` is False: a daemon that did not answer is not worth a name lookup)."""
+    from dockspec.trust import LOCAL_TRANSPORTS, is_local_address, is_local_name
+
+    if endpoint.transport in LOCAL_TRANSPORTS:
+        return True
+    from dockspec._io.hostaddrs import host_addresses
+
+    if peer_ip is not None:  # loopback needs no look at this host's interfaces
+        return is_local_address(peer_ip, ()) or is_local_address(peer_ip, host_addresses())
+    try:
+        if endpoint.transport == "ssh":
+            from dockspec._io.ssh import parse_ssh_url
+
+            host = parse_ssh_url(endpoint.url).host
+        else:
+            from dockspec.addresses import split_host_port
+
+            host = split_host_port(endpoint.address)[0]
+    except ValueError:
+        return None
+    if is_local_name(host):
+        return True
+    if not resolve:
+        import ipaddress
+
+        try:
+            literal = str(ipaddress.ip_address(host))
+        except ValueError:
+            return None  # a name: not looked up for a daemon that did not answer
+        return is_local_address(literal, ()) or is_local_address(literal, host_addresses())
+    from dockspec._io.net import resolve_addresses
+
+    addresses = resolve_addresses(host, deadline)
+    if addresses is None:
+        return None
+    return bool(addresses) and all(
+        is_local_address(a, ()) or is_local_address(a, host_addresses()) for a in addresses
+    )
+
+
+def failed_report(
+    endpoint: Endpoint, plan: ListPlan, started: float, exc: Exception, deadline: float | None = None
+) -> DaemonReport:
     """The report of a probe that failed with `exc`: Unreachable (nothing answered) or a DockspecError."""
+    local = locality(endpoint, None, time.monotonic() if deadline is None else deadline, resolve=False)
     if isinstance(exc, Unreachable):
-        return DaemonReport(endpoint, elapsed=time.monotonic() - started, error=str(exc))
+        return DaemonReport(endpoint, elapsed=time.monotonic() - started, error=str(exc), local=local)
     return DaemonReport(
         endpoint,
         engine=plan.engine,
@@ -150,6 +248,7 @@ def failed_report(endpoint: Endpoint, plan: ListPlan, started: float, exc: Excep
         elapsed=time.monotonic() - started,
         error=str(exc),
         reachable=True,
+        local=local,
     )
 
 
@@ -298,6 +397,15 @@ class Detection:
         """Whether at least one endpoint answered with a usable list."""
         return any(r.ok for r in self.reports)
 
+    @property
+    def daemons(self) -> dict[str, DaemonReport]:
+        """The report of each daemon url that answered usably (a ContainerInfo's `daemon`): its `served_by` uid."""
+        result: dict[str, DaemonReport] = {}
+        for report in self.reports:
+            if report.ok:
+                result.setdefault(report.endpoint.url, report)
+        return result
+
     def error(self) -> DockspecError:
         """Why nothing usable came back (InvalidResponse or DaemonNotFound); meaningful when not `ok`."""
         return _nothing_usable([(r.endpoint, r.reachable, r.error) for r in self.reports], self.explicit)
@@ -313,6 +421,53 @@ class Detection:
             if report.engine:
                 engines.setdefault(report.endpoint.url, report.engine)
         return cls(tuple(reports), explicit, merge_reports(good), containers, engines)
+
+
+SUBUID_FILE = "/etc/subuid"
+MAX_SUBUID_BYTES = 1024 * 1024
+"""/etc/subuid at most (a line per user: some 30 000 users)."""
+
+
+def trust_of(detection: Detection, env: Env, subuid: str = SUBUID_FILE) -> Trust:
+    """The trust rule (dockspec.trust) over the daemons that answered: who serves each, whether it is local,
+    the subordinate ids of each user that serves one (`subuid`: root's file, read through the safe reader)."""
+    from dockspec.trust import DaemonFacts, Trust
+
+    facts = [
+        DaemonFacts(r.endpoint.url, r.served_by, bool(r.local), r.bindings, r.containers)
+        for r in detection.daemons.values()
+    ]
+    users = {f.served_by for f in facts if f.served_by}
+    return Trust(facts, _subordinate_ids(users, subuid) if users else {}, env.uid)
+
+
+def _subordinate_ids(uids: set[int], path: str) -> dict[int, list[tuple[int, int]]]:
+    """The subordinate id ranges of each uid in `uids` (a line names its user by name or uid); {} when unreadable."""
+    from dockspec._io.files import Refused, read_file
+    from dockspec.trust import parse_subordinate_ids
+
+    try:
+        data = read_file(path, MAX_SUBUID_BYTES, owners=frozenset({0}), deadline=time.monotonic() + 1.0)
+    except Refused:
+        return {}
+    if data is None:
+        return {}
+    names: dict[str, int] = {str(uid): uid for uid in uids}
+    try:
+        import pwd
+
+        for uid in uids:
+            try:
+                names.setdefault(pwd.getpwuid(uid).pw_name, uid)
+            except (KeyError, OverflowError):
+                continue
+    except ImportError:
+        pass
+    ranges: dict[int, list[tuple[int, int]]] = {}
+    for user, start, count in parse_subordinate_ids(data.decode("utf-8", "replace")):
+        if user in names:
+            ranges.setdefault(names[user], []).append((start, count))
+    return ranges
 
 
 def detect_daemons(

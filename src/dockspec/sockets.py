@@ -18,11 +18,21 @@ import attrs
 
 from dockspec._generated.models import HelperProcess, Spec
 from dockspec.addresses import parse_port
-from dockspec.cgroups import CgroupMatch
+from dockspec.cgroups import CgroupMatch, is_container_id
 from dockspec.errors import InvalidAddress
-from dockspec.models import Ambiguous, ContainerInfo, ContainerPortMap, Found, PortKey, Protocol
+from dockspec.models import (
+    Ambiguous,
+    ContainerInfo,
+    ContainerPortMap,
+    Found,
+    PortKey,
+    Protocol,
+    PublishedContainerMatch,
+    container_sort_key,
+)
 from dockspec.pasta import publishes
 from dockspec.ports import lookup_published_container
+from dockspec.trust import Trust
 
 __all__ = [
     "Attribution",
@@ -36,6 +46,9 @@ __all__ = [
     "helper_for",
     "host_sockets",
     "pasta_publishes",
+    "lookup_trusted",
+    "process_owner",
+    "socket_table_owners",
     "sort_key",
     "unheld_bindings",
 ]
@@ -58,7 +71,9 @@ class HostSocket:
     """A listening TCP socket or a bound, unconnected UDP socket on the host.
 
     `pid`, `process` and `cmdline` are None/empty when the process is not
-    visible to this user (another user's socket, without root).
+    visible to this user (another user's socket, without root). `uid` is
+    the socket's owner: the holder process's uid (`process_owner`), else the
+    uid column of the kernel's socket table; None when neither is known.
     """
 
     protocol: Protocol
@@ -67,6 +82,7 @@ class HostSocket:
     pid: int | None = None
     process: str | None = None
     cmdline: tuple[str, ...] = ()
+    uid: int | None = None
 
 
 @attrs.frozen
@@ -141,11 +157,13 @@ def _by_helper(
     port_map: ContainerPortMap,
     containers: Mapping[str, ContainerInfo],
     rootless: RootlessLookup | None,
+    id_length: int,
+    multi: Multi,
 ) -> Attribution | None:
     """What the helper's own evidence (command line, network namespace) says, if anything."""
     if helper.resolve == "cmdline-id" and helper.id_flag:
         value = flag_value(sock.cmdline, helper.id_flag)
-        found = find_container(containers, value) if value else None
+        found = containers.get(value) if value and is_container_id(value, id_length) else None  # a full id only
         return Attribution(found, via=helper.resolve) if found is not None else None
     if helper.resolve == "cmdline-ports" and helper.port_flag:
         value = flag_value(sock.cmdline, helper.port_flag)
@@ -159,13 +177,17 @@ def _by_helper(
         # binds exactly -host-ip); a spec'd ip_flag, when the schema has one, wins.
         ip_flag = getattr(helper, "ip_flag", None)
         ip = (flag_value(sock.cmdline, ip_flag) if isinstance(ip_flag, str) else None) or sock.ip
-        match = lookup_published_container(port_map, (ip, port), sock.protocol)
+        match = _lookup(port_map, multi, ip, port, sock.protocol)
+        if isinstance(match, Ambiguous):
+            return Attribution(None, match.candidates, via=helper.resolve)
         return Attribution(match.container, via=helper.resolve) if isinstance(match, Found) else None
     if helper.resolve in (VIA_ROOTLESSKIT, VIA_BINDING):
         # The daemon holds the port itself (dockerd with userland-proxy false), or rootless
         # Docker's rootlesskit holds its daemon's ports and no other (port_map is then that
         # user's daemons' bindings): the binding on that address or every address, no fallback.
-        match = lookup_published_container(port_map, (sock.ip, sock.port), sock.protocol)
+        match = _lookup(port_map, multi, sock.ip, sock.port, sock.protocol)
+        if isinstance(match, Ambiguous):
+            return Attribution(None, match.candidates, via=helper.resolve)
         return Attribution(match.container, via=helper.resolve) if isinstance(match, Found) else NO_CONTAINER
     if helper.resolve == "pasta":
         verdict = pasta_publishes(helper, sock)
@@ -178,7 +200,7 @@ def _by_helper(
         if info is None:
             return None
         # Prefer the daemon's record (its image name and daemon url) over storage metadata.
-        return Attribution(find_container(containers, info.id) or info, via=helper.resolve)
+        return Attribution(containers.get(info.id) or info, via=helper.resolve)
     return None
 
 
@@ -190,16 +212,72 @@ def pasta_publishes(helper: HelperProcess, sock: HostSocket) -> bool | None:
 
 
 def _by_cgroup(
-    sock: HostSocket, containers: Mapping[str, ContainerInfo], spec: Spec, cgroup: CgroupLookup
+    sock: HostSocket,
+    containers: Mapping[str, ContainerInfo],
+    spec: Spec,
+    cgroup: CgroupLookup,
+    trust: Trust | None = None,
 ) -> Attribution | None:
-    """The container whose cgroup the holder lives in: the detected one with that id, else engine and short id."""
+    """The container whose cgroup the holder lives in: the detected one with that id, else engine and short id.
+
+    With `trust`, a path in a subtree delegated to uid U (user@U.service)
+    counts only for a container U's own daemon lists (and the holder must
+    be one U's daemon speaks for); a root-controlled path names the id
+    whatever lists it, with the record of a daemon trusted for the holder.
+    """
     if sock.pid is None:
         return None
     match = cgroup(sock.pid)
     if match is None:
         return None
-    info = containers.get(match.id) or ContainerInfo(match.id, match.id[: spec.wire.short_id_length], "")
+    listed = containers.get(match.id)
+    if trust is not None and match.delegated is not None and (
+        listed is None or not trust.own(listed.daemon, match.delegated)
+    ):
+        return None
+    info = listed or ContainerInfo(match.id, match.id[: spec.wire.short_id_length], "")
     return Attribution(info, via=VIA_CGROUP, engine=match.engine)
+
+
+Multi = Mapping[PortKey, tuple[ContainerInfo, ...]]
+"""Bindings that several daemons claim, with every claimant (dockspec.trust.View.multi)."""
+
+
+def _same_address(a: str | None, b: str) -> bool:
+    if a is None or a == b:
+        return True
+    try:
+        x, y = ipaddress.ip_address(a), ipaddress.ip_address(b)
+    except ValueError:
+        return False
+    return (getattr(x, "ipv4_mapped", None) or x) == (getattr(y, "ipv4_mapped", None) or y)
+
+
+def _lookup(
+    port_map: ContainerPortMap, multi: Multi, ip: str | None, port: int, protocol: Protocol, fallback: bool = False
+) -> PublishedContainerMatch:
+    """lookup_published_container, made Ambiguous when the binding it found is one several daemons claim."""
+    match = lookup_published_container(port_map, (ip, port), protocol, allow_proxy_fallback=fallback)
+    if not multi or not isinstance(match, Found):
+        return match
+    claimants: set[ContainerInfo] = set()
+    for (key_ip, key_port, key_protocol), infos in multi.items():
+        same = key_port == port and key_protocol is protocol and match.container in infos
+        if same and (fallback or ip is None or _same_address(key_ip, ip)):
+            claimants.update(infos)
+    if len(claimants) > 1:
+        return Ambiguous(tuple(sorted(claimants, key=container_sort_key)))
+    return match
+
+
+def lookup_trusted(
+    trust: Trust, ip: str | None, port: int, protocol: Protocol, fallback: bool = False
+) -> PublishedContainerMatch:
+    """A published-port lookup (as lookup_published_container) over what the daemons trusted for a socket
+    no visible process holds may name (`trust.view(None)`: root's daemons, daemons without peer
+    credentials, the caller's own); a binding several of them claim is Ambiguous."""
+    view = trust.view(None)
+    return _lookup(view.port_map, view.multi, ip, port, protocol, fallback)
 
 
 def attribute(
@@ -209,6 +287,7 @@ def attribute(
     spec: Spec,
     rootless: RootlessLookup | None = None,
     cgroup: CgroupLookup | None = None,
+    trust: Trust | None = None,
 ) -> Attribution:
     """Which container owns `sock`.
 
@@ -222,22 +301,36 @@ def attribute(
     fallback (the one container publishing that port and protocol anywhere),
     which may be ambiguous. `containers` maps container ids to the detected
     containers.
+
+    With `trust` (dockspec.trust), `port_map` and `containers` are replaced
+    by what the daemons trusted for the socket's holder (`sock.uid`) name:
+    a rootful helper not run by root names nothing, a rootless helper only
+    its own uid's daemon's containers, and a binding two daemons claim is
+    ambiguous. A `conmon -c` id must be a full id.
     """
     helper = helper_for(sock.process, spec)
+    multi: Multi = {}
+    if trust is not None:
+        if helper is not None and not trust.helper_fits(helper, sock.uid):
+            return NO_CONTAINER
+        view = trust.view(sock.uid, own=helper is not None)
+        port_map, containers, multi = view.port_map, view.containers, view.multi
     if helper is not None:
-        hit = _by_helper(helper, sock, port_map, containers, rootless)
+        hit = _by_helper(helper, sock, port_map, containers, rootless, spec.cgroups.id_length, multi)
         if hit is not None:
             return hit
     elif cgroup is not None:
-        hit = _by_cgroup(sock, containers, spec, cgroup)
+        hit = _by_cgroup(sock, containers, spec, cgroup, trust)
         if hit is not None:
             return hit
-    match = lookup_published_container(port_map, (sock.ip, sock.port), sock.protocol)
+    match = _lookup(port_map, multi, sock.ip, sock.port, sock.protocol)
     if isinstance(match, Found):
         return Attribution(match.container, via=VIA_BINDING)
+    if isinstance(match, Ambiguous):
+        return Attribution(None, match.candidates, via=VIA_BINDING)
     if helper is None:
         return NO_CONTAINER
-    match = lookup_published_container(port_map, (None, sock.port), sock.protocol, allow_proxy_fallback=True)
+    match = _lookup(port_map, multi, None, sock.port, sock.protocol, fallback=True)
     if isinstance(match, Found):
         return Attribution(match.container, via=VIA_FALLBACK)
     if isinstance(match, Ambiguous):
@@ -310,6 +403,40 @@ def cgroup_lookup(spec: Spec, proc: str = "/proc") -> CgroupLookup:
     return lookup
 
 
+def process_owner(real: int, effective: int) -> int:
+    """The uid a process runs as, for trust: its real and effective uid agree, else the one that is not root.
+
+    A set-uid program a user started (real U, effective 0) is that user's:
+    they chose its name (a link's name) and its command line.
+    """
+    if real == effective:
+        return real
+    return real if real != 0 else effective
+
+
+SOCKET_TABLES = ((Protocol.TCP, "tcp"), (Protocol.TCP, "tcp6"), (Protocol.UDP, "udp"), (Protocol.UDP, "udp6"))
+MAX_SOCKET_TABLE_BYTES = 32 * 1024 * 1024
+"""One /proc/net table at most (a line is 150 bytes: some 200 000 sockets)."""
+
+
+def socket_table_owners(proc: str = "/proc") -> dict[tuple[Protocol, str, int], set[int]]:
+    """(protocol, ip, port) -> the uids owning such a socket, from the kernel's tables (nothing when unreadable)."""
+    import os
+    import sys
+
+    from dockspec._io.procs import read_proc_file
+    from dockspec.procnet import parse_socket_table
+
+    owners: dict[tuple[Protocol, str, int], set[int]] = {}
+    for protocol, name in SOCKET_TABLES:
+        text = read_proc_file(os.path.join(proc, "net", name), MAX_SOCKET_TABLE_BYTES)
+        if text is None:
+            continue
+        for key, uids in parse_socket_table(text, protocol, byteorder=sys.byteorder).items():
+            owners.setdefault(key, set()).update(uids)
+    return owners
+
+
 def host_sockets() -> list[HostSocket]:
     """Every listening TCP and bound unconnected UDP socket on the host, sorted, each once.
 
@@ -320,20 +447,25 @@ def host_sockets() -> list[HostSocket]:
 
     import psutil
 
-    processes: dict[int, tuple[str | None, tuple[str, ...]]] = {}
+    processes: dict[int, tuple[str | None, tuple[str, ...], int | None]] = {}
 
-    def describe(pid: int) -> tuple[str | None, tuple[str, ...]]:
+    def describe(pid: int) -> tuple[str | None, tuple[str, ...], int | None]:
         if pid not in processes:
             name: str | None = None
             cmdline: tuple[str, ...] = ()
+            uid: int | None = None
             try:
                 proc = psutil.Process(pid)
+                uids = proc.uids()
+                uid = process_owner(uids.real, uids.effective)
                 name = proc.name() or None
                 cmdline = tuple(proc.cmdline())
-            except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess, OSError):
+            except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess, OSError, AttributeError):
                 pass
-            processes[pid] = (name, cmdline)
+            processes[pid] = (name, cmdline, uid)
         return processes[pid]
+
+    table: dict[tuple[Protocol, str, int], set[int]] | None = None
 
     seen: set[tuple[Protocol, str, int, int | None]] = set()
     result = []
@@ -355,7 +487,12 @@ def host_sockets() -> list[HostSocket]:
         if key in seen:
             continue
         seen.add(key)
-        name, cmdline = describe(conn.pid) if conn.pid is not None else (None, ())
-        result.append(HostSocket(protocol, ip, port, conn.pid, name, cmdline))
+        name, cmdline, uid = describe(conn.pid) if conn.pid is not None else (None, (), None)
+        if uid is None:  # no visible holder: the kernel's table says who owns the socket, when one uid does
+            if table is None:
+                table = socket_table_owners()
+            uids = table.get((protocol, ip, port), set())
+            uid = next(iter(uids)) if len(uids) == 1 else None
+        result.append(HostSocket(protocol, ip, port, conn.pid, name, cmdline, uid))
     result.sort(key=sort_key)
     return result

@@ -96,7 +96,7 @@ def test_one_socket_whose_attribution_raises_is_an_unnamed_row(
     from dockspec.models import Protocol
     from dockspec.sockets import HostSocket
 
-    sockets = [HostSocket(Protocol.TCP, "0.0.0.0", port, 4242, "docker-proxy") for port in (47080, 47081, 47099)]
+    sockets = [HostSocket(Protocol.TCP, "0.0.0.0", port, 4242, "docker-proxy", uid=0) for port in (47080, 47081, 47099)]
     real = dockspec.sockets.attribute
 
     def attribute(sock: HostSocket, *args: object, **kwargs: object) -> object:
@@ -111,9 +111,9 @@ def test_one_socket_whose_attribution_raises_is_an_unnamed_row(
         assert 0 == main(args, {"DOCKER_HOST": daemon.url, "HOME": "/nonexistent"}, out, err), err.getvalue()
         if args == ["ports"]:
             rows = [line.split() for line in out.getvalue().splitlines()[1:]]
-            assert [["tcp", "0.0.0.0:47080", "4242", "docker-proxy", "good", "bb"],
-                    ["tcp", "0.0.0.0:47081", "4242", "docker-proxy", "-", "-"],
-                    ["tcp", "0.0.0.0:47099", "4242", "docker-proxy", "-", "-"]] == rows
+            assert [["tcp", "0.0.0.0:47080", "4242", "root", "docker-proxy", "good", "bb"],
+                    ["tcp", "0.0.0.0:47081", "4242", "root", "docker-proxy", "-", "-"],
+                    ["tcp", "0.0.0.0:47099", "4242", "root", "docker-proxy", "-", "-"]] == rows
         else:
             assert [("good",), None, None] == [
                 (r["container"]["name"],) if r["container"] else None for r in json.loads(out.getvalue())]

@@ -150,11 +150,15 @@ def test_endpoints_finds_all_three_daemons(daemons: Daemons) -> None:
     status, rows = run_json(daemons, "endpoints", script=True)
     assert 0 == status
     ok = {r["address"]: r["engine"] for r in rows if r["ok"]}
-    assert {
+    expected = {
         daemons.env["DOCKSPEC_DOCKER_SOCK"]: "docker",
         daemons.env["DOCKSPEC_PODMAN_SOCK"]: "podman",
         daemons.env["DOCKSPEC_ROOTLESS_SOCK"]: "podman",
-    } == ok
+    }
+    assert expected.items() <= ok.items()
+    # anything else that answered is another user's rootless socket, which root probes too (the forky bed's)
+    others = {r["origin"] for r in rows if r["ok"] and r["address"] not in expected}
+    assert others <= ({"docker-rootless-users", "podman-rootless-users"} if os.geteuid() == 0 else set()), others
 
 
 # ---------------------------------------------------------------- host networking, no daemon

@@ -27,10 +27,12 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Protocol, TypeVar
 
+import attrs
+
 from dockspec._generated.models import Spec
 from dockspec._http import Response, ResponseReader, build_request
 from dockspec._io.exchange import answer_error, feed, host_header
-from dockspec._io.net import RECV_SIZE, Unreachable, describe
+from dockspec._io.net import RECV_SIZE, Unreachable, describe, peer_of
 from dockspec._io.ssh import MAX_STDERR, ssh_argv, ssh_failure, ssh_timeout
 from dockspec.addresses import InvalidAddress, split_host_port
 from dockspec.errors import InvalidResponse
@@ -103,6 +105,11 @@ class StreamChannel:
 
     def timeout_error(self) -> Exception:
         return TimeoutError("deadline passed")
+
+    @property
+    def sock(self) -> object:
+        """The connection's socket (asyncio's TransportSocket), for who serves it (dockspec._io.net.peer_of)."""
+        return self.writer.get_extra_info("socket")
 
     async def aclose(self) -> None:
         # abort, not close: nothing more is sent, and a TLS close would wait for the peer's close_notify.
@@ -311,12 +318,14 @@ async def exchange(
     async def connect_and_pump() -> Response:  # one timeout for the whole call: each costs the loop a timer
         channel = await open_channel(endpoint, deadline, spec)
         opened.append(channel)
+        peer_uid, peer_ip = peer_of(getattr(channel, "sock", None))  # the credentials of this very connection
         await channel.send(request)
         reader = ResponseReader(method, limits)
-        while True:
-            response = feed(reader, await channel.recv(), feed_deadline)
-            if response is not None:
-                return response
+        while (response := feed(reader, await channel.recv(), feed_deadline)) is None:
+            pass
+        if peer_uid is None and peer_ip is None:
+            return response
+        return attrs.evolve(response, peer_uid=peer_uid, peer_ip=peer_ip)
 
     try:
         try:

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import time
 
+import attrs
+
 from dockspec._generated.models import Spec
 from dockspec._http import Response, ResponseReader, build_request
+from dockspec._io.net import peer_of
 from dockspec._io.transport import Unreachable, open_channel
 from dockspec.errors import InvalidResponse
 from dockspec.models import Endpoint, Limits
@@ -42,21 +45,24 @@ def exchange(
 
     Raises Unreachable when the endpoint cannot be connected to, and
     InvalidResponse when the answer is malformed, too large, cut short or late.
+    The Response carries who served it (peer_uid, peer_ip: dockspec._io.net.peer_of).
     """
     if deadline is None:
         deadline = time.monotonic() + limits.deadline
     channel = open_channel(endpoint, deadline, spec)
     try:
+        peer_uid, peer_ip = peer_of(getattr(channel, "sock", None))  # the credentials of this very connection
         channel.send(build_request(method, target, host_header(endpoint)), deadline)
         reader = ResponseReader(method, limits)
-        while True:
-            response = feed(reader, channel.recv(deadline), deadline)
-            if response is not None:
-                return response
+        while (response := feed(reader, channel.recv(deadline), deadline)) is None:
+            pass
     except (InvalidResponse, OSError) as exc:  # TimeoutError and Unreachable are OSErrors
         raise answer_error(endpoint, exc) from None
     finally:
         channel.close()
+    if peer_uid is None and peer_ip is None:
+        return response
+    return attrs.evolve(response, peer_uid=peer_uid, peer_ip=peer_ip)
 
 
 def feed(reader: ResponseReader, data: bytes, deadline: float) -> Response | None:

@@ -15,7 +15,17 @@ from typing import Any
 
 from dockspec.addresses import InvalidAddress, split_host_port
 
-__all__ = ["RECV_SIZE", "SocketChannel", "Unreachable", "connect_tcp", "connect_unix", "describe", "remaining"]
+__all__ = [
+    "RECV_SIZE",
+    "SocketChannel",
+    "Unreachable",
+    "connect_tcp",
+    "connect_unix",
+    "describe",
+    "peer_of",
+    "remaining",
+    "resolve_addresses",
+]
 
 RECV_SIZE = 65536
 
@@ -53,6 +63,31 @@ class SocketChannel:
     def close(self) -> None:
         self.sock.close()
 
+
+
+def peer_of(sock: Any) -> tuple[int | None, str | None]:
+    """(the uid serving a Unix socket connection, from SO_PEERCRED; the IP address a TCP connection reached).
+
+    Either is None when the socket has none (or the platform cannot say).
+    """
+    family = getattr(sock, "family", None)  # a socket.socket, or asyncio's TransportSocket
+    if family is None:
+        return None, None
+    try:
+        if family == socket.AF_UNIX:
+            peercred = getattr(socket, "SO_PEERCRED", None)
+            if peercred is None:
+                return None, None
+            import struct
+
+            size = struct.calcsize("3i")
+            _pid, uid, _gid = struct.unpack("3i", sock.getsockopt(socket.SOL_SOCKET, peercred, size))
+            return uid, None
+        if family in (socket.AF_INET, socket.AF_INET6):
+            return None, str(sock.getpeername()[0])
+    except (OSError, ValueError):
+        pass
+    return None, None
 
 
 def connect_unix(path: str, deadline: float) -> SocketChannel:
@@ -104,6 +139,14 @@ def _resolve(host: str, port: int, deadline: float) -> list[AddrInfo]:
     if isinstance(result, BaseException):
         raise result
     return result
+
+
+def resolve_addresses(host: str, deadline: float) -> list[str] | None:
+    """The IP addresses `host` resolves to before `deadline` (a literal is itself); None when it does not."""
+    try:
+        return sorted({str(info[4][0]) for info in _resolve(host, 0, deadline)})
+    except (OSError, TimeoutError, ValueError, UnicodeError):
+        return None
 
 
 def connect_tcp(address: str, deadline: float) -> SocketChannel:

@@ -14,7 +14,7 @@ from dockspec._generated.models import Spec
 from dockspec._io.net import RECV_SIZE, Unreachable, connect_tcp, connect_unix, describe, remaining
 from dockspec.models import Endpoint
 
-__all__ = ["Channel", "Unreachable", "endpoint_present", "open_channel", "same_target"]
+__all__ = ["Channel", "Unreachable", "endpoint_present", "open_channel", "same_target", "socket_owner"]
 
 
 class Channel(Protocol):
@@ -132,6 +132,16 @@ def endpoint_present(endpoint: Endpoint) -> bool:
     if endpoint.transport == "unix":
         return os.path.lexists(endpoint.address)
     return True
+
+
+def socket_owner(endpoint: Endpoint) -> int | None:
+    """The uid owning a Unix socket's path (lstat: a link's own owner); None when missing or not a Unix socket."""
+    if endpoint.transport != "unix":
+        return None
+    try:
+        return os.lstat(endpoint.address).st_uid
+    except (OSError, ValueError):
+        return None
 
 
 def same_target(endpoint: Endpoint) -> str:
