@@ -11,6 +11,11 @@ Docker 28.5.2); a test fails when a side has no recording.
 - Podman answers kill of a stopped container with 500 before 4.7.0 and 409
   since: each recorded answer means ALREADY_STOPPED at its own version and
   not at a version on the other side of 4.7.0.
+- Docker's API version floor: Docker 29.0-29.2 refuse client versions below
+  1.44 (their release notes; documented only, no bed runs 29). The recorded
+  20.10 refuses everything above 1.41 and 28.5 everything below 1.24, so no
+  versioned path is served by 20.10 and 29 alike; the unversioned path
+  dockspec sends is served by both recorded Dockers.
 """
 
 from __future__ import annotations
@@ -97,3 +102,26 @@ def test_podman_kill_of_a_stopped_container_means_already_stopped_at_its_own_ver
     # across 4.7.0 the same answer is a failure: the version key is what tells them apart
     other_side = "4.3.1" if case["status"] == 409 else "5.8.6"
     assert StopOutcome.FAILED == outcome_of(profile, other_side, "kill", response)
+
+
+DOCKER_29_FLOOR = (1, 44)  # Docker 29.0 release notes (documented only: no bed runs 29)
+
+
+def api_cases() -> list[dict[str, Any]]:
+    return [case for doc in recorded("docker-*-api-versions.yaml") for case in doc["vectors"]]
+
+
+def api_version(request: str) -> tuple[int, ...]:
+    """(1, 41) from "GET /v1.41/version"."""
+    return tuple(int(x) for x in request.removeprefix("GET /v").split("/")[0].split("."))
+
+
+def test_no_versioned_path_serves_docker_20_10_and_docker_29() -> None:
+    cases = api_cases()
+    assert {"20.10", "28.5"} == {".".join(c["version"].split(".")[:2]) for c in cases}
+    served_by_20_10 = {c["request"] for c in cases if c["version"].startswith("20.10.") and c["expect"] == "answered"}
+    versioned = [r for r in served_by_20_10 if r != "GET /version"]
+    assert versioned
+    below_29_floor = [r for r in versioned if api_version(r) < DOCKER_29_FLOOR]
+    assert sorted(versioned) == sorted(below_29_floor)
+    assert all(c["expect"] == "answered" for c in cases if c["request"] == "GET /version")

@@ -467,6 +467,48 @@ def record_outcomes(d: Daemon, image: str, cmd: str) -> list[dict[str, Any]]:
     return outcomes
 
 
+# Version prefixes around each recorded Docker's floor and ceiling (20.10:
+# 1.12-1.41; 28.5: 1.24-1.51, as recorded) and Docker 29's floor (1.44, its release notes;
+# no bed runs 29), plus none: the unversioned path dockspec sends.
+API_PREFIXES = ("", "/v1.11", "/v1.12", "/v1.23", "/v1.24", "/v1.41", "/v1.42", "/v1.43", "/v1.44", "/v1.51", "/v1.52")
+
+
+def refusal(body: str) -> bool:
+    """A version refusal: Docker 20.10 sends {"message": TEXT}, 28.5 TEXT alone (text/plain)."""
+    text = body.strip()
+    if text.startswith("{"):
+        message = json.loads(text).get("message")
+        text = message if isinstance(message, str) else ""
+    return text.startswith("client version ") and ("too old" in text or "too new" in text)
+
+
+def record_api_versions(d: Daemon, today: str) -> dict[str, Any]:
+    """GET {prefix}/version at each API_PREFIXES entry: answered (the version document) or refused (too old/new)."""
+    cases = []
+    for prefix in API_PREFIXES:
+        path = f"{prefix}/version"
+        status, headers, raw = http_request(d.sock, "GET", path)
+        body = raw.decode("utf-8", "replace")
+        if status == 200 and '"ApiVersion"' in body:
+            expect = "answered"
+        elif status == 400 and refusal(body):
+            expect = "refused"
+        else:
+            raise RecordError(f"{d.key}: GET {path} answered {status} {body[:200]!r}")
+        server = [Flow(h) for h in headers if h[0].lower() in ("server", "api-version")]
+        cases.append(FlowMap({
+            "id": f"{d.engine}-{d.major_minor}-{prefix.strip('/') or 'unversioned'}",
+            "engine": d.engine, "version": d.version, "request": f"GET {path}", "status": status,
+            "headers": Flow(server), "body": Short(body), "expect": expect,
+        }))
+    return {
+        "id": f"{d.engine}-{d.major_minor}-api-versions",
+        "source": FlowMap({"recorded_by": RECORDED_BY, "recorded_at": today, "engine": d.engine, "version": d.version}),
+        "check": "api_versions",
+        "vectors": cases,
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     repo = Path(__file__).resolve().parent.parent
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -489,6 +531,8 @@ def main(argv: list[str] | None = None) -> int:
             d.version = engine_version(d)
             declared = [c for c in declared_all if c["daemon"] == d.key]
             written += record_lists(d, declared, args.out, today)
+            if d.engine == "docker":
+                written.append(write(args.out, record_api_versions(d, today)))
         if not args.no_outcomes:
             for d in daemons:
                 image = "bb:latest" if d.engine == "docker" else "localhost/bb:latest"
