@@ -44,15 +44,6 @@ DAEMON_TABLE=(
   "podman|dsp|28000|localhost/bb:latest"
   "podman-rootless|dsr|38000|localhost/bb:latest"
 )
-DAEMONS=(docker podman podman-rootless)
-
-rootless_ids() {
-  RL_UID=$(id -u "$RL_USER")
-  RL_GID=$(id -g "$RL_USER")
-  RL_HOME=$(getent passwd "$RL_USER" | cut -d: -f6)
-  RL_XDG=/run/user/$RL_UID
-  RL_SOCK=$RL_XDG/podman/podman.sock
-}
 
 # Run a command as the rootless user with a clean, explicit environment.
 as_rl() {
@@ -71,27 +62,13 @@ eng() {
   esac
 }
 
-sock_of() {
-  case $1 in
-    docker) echo "$DOCKER_SOCK" ;;
-    podman) echo "$PODMAN_SOCK" ;;
-    podman-rootless) echo "$RL_SOCK" ;;
-  esac
-}
-
 # ---------------------------------------------------------------- install
 install_packages() { install_missing "${PACKAGES[@]}"; }
 
 write_containers_conf() {
   local conf
-  conf='# Written by dockspec scripts/daemons.sh: crun fails on this cgroup v1 hybrid host.
-[containers]
-default_ulimits = ["nofile=20000:20000", "nproc=1000:1000"]
-[engine]
-runtime = "runc"
-cgroup_manager = "cgroupfs"
-events_logger = "file"
-'
+  conf="# Written by dockspec scripts/daemons.sh: crun fails on this cgroup v1 hybrid host.
+$ENGINE_CONF"
   mkdir -p /etc/containers
   if [ -e /etc/containers/containers.conf ] && ! grep -q 'dockspec scripts/daemons.sh' /etc/containers/containers.conf \
      && [ ! -e /etc/containers/containers.conf.dockspec-orig ]; then
@@ -232,20 +209,7 @@ ensure_images() {
 write_env() {
   cat >"$STATE/env.tmp" <<EOF
 # Written by scripts/daemons.sh up. Source it: . $STATE/env
-DOCKSPEC_STATE_DIR=$STATE
-DOCKSPEC_DOCKER_SOCK=$DOCKER_SOCK
-DOCKSPEC_DOCKER_TCP=$DOCKER_TCP
-DOCKSPEC_DOCKER_PID=$(cat "$STATE/dockerd.pid")
-DOCKSPEC_PODMAN_SOCK=$PODMAN_SOCK
-DOCKSPEC_PODMAN_PID=$(cat "$STATE/podman.pid")
-DOCKSPEC_ROOTLESS_USER=$RL_USER
-DOCKSPEC_ROOTLESS_UID=$RL_UID
-DOCKSPEC_ROOTLESS_GID=$RL_GID
-DOCKSPEC_ROOTLESS_HOME=$RL_HOME
-DOCKSPEC_ROOTLESS_XDG_RUNTIME_DIR=$RL_XDG
-DOCKSPEC_ROOTLESS_SOCK=$RL_SOCK
-DOCKSPEC_ROOTLESS_PID=$(cat "$STATE/podman-rootless.pid")
-DOCKSPEC_CONTAINERS_JSON=$STATE/containers.json
+$(env_common)
 EOF
   mv "$STATE/env.tmp" "$STATE/env"
 }

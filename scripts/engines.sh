@@ -59,15 +59,6 @@ DAEMON_TABLE=(
   "podman|p5|58000|localhost/bb:latest"
   "podman-rootless|r5|62000|localhost/bb:latest"
 )
-DAEMONS=(docker podman podman-rootless)
-
-rootless_ids() {
-  RL_UID=$(id -u "$RL_USER")
-  RL_GID=$(id -g "$RL_USER")
-  RL_HOME=$(getent passwd "$RL_USER" | cut -d: -f6)
-  RL_XDG=/run/user/$RL_UID
-  RL_SOCK=$RL_XDG/podman/podman.sock
-}
 
 # rl_argv CMD...: RL_ARGV = CMD as the rootless user inside ROOT, in a
 # private mount namespace pivoted into ROOT (not chroot: the kernel refuses
@@ -93,14 +84,6 @@ eng() {
     docker) in_root docker -H "unix://$DOCKER_SOCK" "$@" ;;
     podman) in_root podman "$@" ;;
     podman-rootless) in_root_as_user podman "$@" ;;
-  esac
-}
-
-sock_of() {
-  case $1 in
-    docker) echo "$DOCKER_SOCK" ;;
-    podman) echo "$PODMAN_SOCK" ;;
-    podman-rootless) echo "$RL_SOCK" ;;
   esac
 }
 
@@ -231,15 +214,9 @@ configure_root() {
     echo "$line" >>"$ROOT/etc/$f"
   done
   local conf
-  conf='# Written by dockspec scripts/engines.sh. crun refuses cgroup v1 hybrid
-# ("cgroups in hybrid mode not supported"); netavark needs nft.
-[containers]
-default_ulimits = ["nofile=20000:20000", "nproc=1000:1000"]
-[engine]
-runtime = "runc"
-cgroup_manager = "cgroupfs"
-events_logger = "file"
-'
+  conf="# Written by dockspec scripts/engines.sh. crun refuses cgroup v1 hybrid
+# (\"cgroups in hybrid mode not supported\"); netavark needs nft.
+$ENGINE_CONF"
   mkdir -p "$ROOT/etc/containers"
   printf '%s[network]\n# apart from Podman 4.3'"'"'s 10.88.0.0/16 on the Debian 12 bed\ndefault_subnet = "%s"\n' \
     "$conf" "$PODMAN_SUBNET" >"$ROOT/etc/containers/containers.conf"
@@ -403,23 +380,10 @@ write_env() {
 # Written by scripts/engines.sh up. Source it: . $STATE/env
 DOCKSPEC_BED=$BED
 DOCKSPEC_ENGINES_ROOT=$ROOT
-DOCKSPEC_STATE_DIR=$STATE
-DOCKSPEC_DOCKER_SOCK=$DOCKER_SOCK
-DOCKSPEC_DOCKER_TCP=$DOCKER_TCP
-DOCKSPEC_DOCKER_PID=$(cat "$STATE/dockerd.pid")
+$(env_common)
 DOCKSPEC_DOCKER_VERSION=$dv
-DOCKSPEC_PODMAN_SOCK=$PODMAN_SOCK
-DOCKSPEC_PODMAN_PID=$(cat "$STATE/podman.pid")
 DOCKSPEC_PODMAN_VERSION=$pv
-DOCKSPEC_ROOTLESS_USER=$RL_USER
-DOCKSPEC_ROOTLESS_UID=$RL_UID
-DOCKSPEC_ROOTLESS_GID=$RL_GID
-DOCKSPEC_ROOTLESS_HOME=$RL_HOME
-DOCKSPEC_ROOTLESS_XDG_RUNTIME_DIR=$RL_XDG
-DOCKSPEC_ROOTLESS_SOCK=$RL_SOCK
-DOCKSPEC_ROOTLESS_PID=$(cat "$STATE/podman-rootless.pid")
 DOCKSPEC_ROOTLESS_VERSION=$rv
-DOCKSPEC_CONTAINERS_JSON=$STATE/containers.json
 DOCKSPEC_DOCKER_CLI=$STATE/bin/docker
 DOCKSPEC_PODMAN_CLI=$STATE/bin/podman
 DOCKSPEC_ROOTLESS_CLI=$STATE/bin/podman-rootless

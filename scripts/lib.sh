@@ -5,10 +5,10 @@
 # containers.json). Source it after setting LOG_TAG.
 #
 # The container functions call back into the sourcing script, which defines:
-#   DAEMONS (array), DAEMON_TABLE (array of daemon|prefix|port base|image),
-#   BED (debian12 | forky), STATE (directory),
+#   DAEMON_TABLE (array of daemon|prefix|port base|image),
+#   BED (debian12 | forky), STATE (directory), RL_USER, DOCKER_SOCK,
+#   DOCKER_TCP, PODMAN_SOCK,
 #   eng DAEMON ARGS...   the daemon's own CLI
-#   sock_of DAEMON       its API socket
 
 # shellcheck disable=SC2034  # used by the scripts that source this one
 STD_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
@@ -196,6 +196,58 @@ safe_rm_rf() {
   local p
   for p in "$@"; do check_removable "$p"; done
   rm -rf --one-file-system -- "$@"
+}
+
+# ---------------------------------------------------------------- a bed's daemons
+# Shared by daemons.sh and engines.sh: the three daemons of a bed, their
+# sockets (DOCKER_SOCK, PODMAN_SOCK, RL_SOCK), the rootless user's ids, the
+# containers.conf both write, and the env keys both write.
+DAEMONS=(docker podman podman-rootless)
+
+rootless_ids() {
+  RL_UID=$(id -u "$RL_USER")
+  RL_GID=$(id -g "$RL_USER")
+  RL_HOME=$(getent passwd "$RL_USER" | cut -d: -f6)
+  RL_XDG=/run/user/$RL_UID
+  RL_SOCK=$RL_XDG/podman/podman.sock
+}
+
+sock_of() {
+  case $1 in
+    docker) echo "$DOCKER_SOCK" ;;
+    podman) echo "$PODMAN_SOCK" ;;
+    podman-rootless) echo "$RL_SOCK" ;;
+  esac
+}
+
+# [containers] and [engine] of containers.conf (rootful and rootless alike).
+ENGINE_CONF='[containers]
+default_ulimits = ["nofile=20000:20000", "nproc=1000:1000"]
+[engine]
+runtime = "runc"
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+'
+
+# The env file's keys every bed writes (STATE, the sockets, the pids in
+# STATE, the rootless user's ids): a test's conftest reads either bed's.
+env_common() {
+  cat <<EOF
+DOCKSPEC_STATE_DIR=$STATE
+DOCKSPEC_DOCKER_SOCK=$DOCKER_SOCK
+DOCKSPEC_DOCKER_TCP=$DOCKER_TCP
+DOCKSPEC_DOCKER_PID=$(cat "$STATE/dockerd.pid")
+DOCKSPEC_PODMAN_SOCK=$PODMAN_SOCK
+DOCKSPEC_PODMAN_PID=$(cat "$STATE/podman.pid")
+DOCKSPEC_ROOTLESS_USER=$RL_USER
+DOCKSPEC_ROOTLESS_UID=$RL_UID
+DOCKSPEC_ROOTLESS_GID=$RL_GID
+DOCKSPEC_ROOTLESS_HOME=$RL_HOME
+DOCKSPEC_ROOTLESS_XDG_RUNTIME_DIR=$RL_XDG
+DOCKSPEC_ROOTLESS_SOCK=$RL_SOCK
+DOCKSPEC_ROOTLESS_PID=$(cat "$STATE/podman-rootless.pid")
+DOCKSPEC_CONTAINERS_JSON=$STATE/containers.json
+EOF
 }
 
 # ---------------------------------------------------------------- the container set

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up a virtualenv with dockspec and its test tools, then run the tests.
 # Extra arguments go to pytest. Real-daemon tests (marker `live`) run when
-# scripts/daemons.sh up has started the daemons, and skip otherwise (but
+# scripts/daemons.sh up and scripts/engines.sh up have started the two beds
+# (each bed's tests skip when it is not up, but
 # fail instead of skipping when CI is set).
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -1,17 +1,22 @@
 #!/usr/bin/env python3
 """Record real daemon answers into spec/fixtures/ (observations for the tests).
 
-Needs the daemons of ``scripts/daemons.sh up`` (reads /run/dockspec-daemons/env
-and containers.json). Standalone on purpose: stdlib + PyYAML, and it does NOT
-import ``dockspec``, so the fixtures stay independent of the code they test.
+Needs the daemons of a test bed: ``scripts/daemons.sh up`` (Debian 12's
+engines; reads /run/dockspec-daemons/env and containers.json) or, with
+``--env /run/dockspec-engines/env``, ``scripts/engines.sh up`` (forky's Docker
+28.5 and Podman 5.8, driven through the CLI wrappers that env names).
+Standalone on purpose: stdlib + PyYAML, and it does NOT import ``dockspec``,
+so the fixtures stay independent of the code they test.
 
 For each daemon it records the container list (Docker: compat; Podman rootful
 and rootless: compat and libpod) with the raw body and headers, plus an
 ``expect`` port map computed from what ``daemons.sh up`` declared it published
 (containers.json) cross-checked against the real CLI (``docker port`` /
 ``podman port``, run as the rootless user for rootless Podman) -- never by
-parsing the body. It also records the real status codes of stop/kill on
-throwaway containers into observed-outcomes.yaml.
+parsing the body; a compat body must mention every expected port, and none
+of those a pre-5.6 Podman drops. It also records the real status codes of
+stop/kill on throwaway containers into observed-outcomes.yaml (the forky
+bed's: observed-outcomes-forky.yaml).
 
     tools/record_fixtures.py [--out spec/fixtures] [--env /run/dockspec-daemons/env]
 """
@@ -116,6 +121,22 @@ class Daemon:
 
 
 def make_daemons(env: dict[str, str]) -> list[Daemon]:
+    if env.get("DOCKSPEC_DOCKER_CLI"):  # the forky bed: its own CLIs, run as each daemon's user runs them
+        docker_cli = [env["DOCKSPEC_DOCKER_CLI"]]
+        podman_cli = [env["DOCKSPEC_PODMAN_CLI"]]
+        rootless = [env["DOCKSPEC_ROOTLESS_CLI"]]
+    else:
+        docker_cli, podman_cli, rootless = debian_clis(env)
+    both = [("compat", COMPAT_LIST), ("libpod", LIBPOD_LIST)]
+    return [
+        Daemon("docker", "docker", "rootful", env["DOCKSPEC_DOCKER_SOCK"], docker_cli, [("compat", COMPAT_LIST)]),
+        Daemon("podman", "podman", "rootful", env["DOCKSPEC_PODMAN_SOCK"], podman_cli, both),
+        Daemon("podman-rootless", "podman", "rootless", env["DOCKSPEC_ROOTLESS_SOCK"], rootless, both),
+    ]
+
+
+def debian_clis(env: dict[str, str]) -> tuple[list[str], list[str], list[str]]:
+    """The host's docker and podman (Debian 12's), the rootless one as its user."""
     rootless_cli = [
         "setpriv", f"--reuid={env['DOCKSPEC_ROOTLESS_UID']}", f"--regid={env['DOCKSPEC_ROOTLESS_GID']}",
         "--init-groups", "env", "-i", f"HOME={env['DOCKSPEC_ROOTLESS_HOME']}",
@@ -123,13 +144,7 @@ def make_daemons(env: dict[str, str]) -> list[Daemon]:
         f"PATH={STD_PATH}", f"XDG_RUNTIME_DIR={env['DOCKSPEC_ROOTLESS_XDG_RUNTIME_DIR']}", "podman",
     ]
     root_env = ["env", "-u", "DOCKER_HOST", "-u", "CONTAINER_HOST", "-u", "DOCKER_CONTEXT"]
-    both = [("compat", COMPAT_LIST), ("libpod", LIBPOD_LIST)]
-    return [
-        Daemon("docker", "docker", "rootful", env["DOCKSPEC_DOCKER_SOCK"], [*root_env, "docker"],
-               [("compat", COMPAT_LIST)]),
-        Daemon("podman", "podman", "rootful", env["DOCKSPEC_PODMAN_SOCK"], [*root_env, "podman"], both),
-        Daemon("podman-rootless", "podman", "rootless", env["DOCKSPEC_ROOTLESS_SOCK"], rootless_cli, both),
-    ]
+    return [*root_env, "docker", "-H", "unix://" + env["DOCKSPEC_DOCKER_SOCK"]], [*root_env, "podman"], rootless_cli
 
 
 def engine_version(d: Daemon) -> str:
@@ -158,8 +173,26 @@ def cli_bindings(d: Daemon, name: str) -> set[tuple[str | None, int, str]]:
     return found
 
 
+def published(c: dict[str, Any]) -> list[dict[str, Any]]:
+    """The ports a container publishes: none for a host-network one (its process listens on the host port itself)."""
+    return [] if c.get("network") == "host" else list(c["ports"])
+
+
 def declared_bindings(c: dict[str, Any]) -> set[tuple[str | None, int, str]]:
-    return {(p["host_ip"], p["host_port"], p["protocol"]) for p in c["ports"]}
+    return {(p["host_ip"], p["host_port"], p["protocol"]) for p in published(c)}
+
+
+def declared_compose(labels: dict[str, str]) -> dict[str, Any] | None:
+    """compose {project, service, number} from the labels `up` set (docker compose's, podman-compose's)."""
+    project = labels.get("com.docker.compose.project") or labels.get("io.podman.compose.project")
+    if not project:
+        return None
+    number = labels.get("com.docker.compose.container-number", "")
+    return {
+        "project": project,
+        "service": labels.get("com.docker.compose.service") or labels.get("io.podman.compose.service"),
+        "number": int(number) if number.isascii() and number.isdigit() else None,
+    }
 
 
 def expect_key(e: dict[str, Any]) -> tuple[int, str, str]:
@@ -199,12 +232,15 @@ def build_expect(d: Daemon, declared: list[dict[str, Any]], kind: str) -> tuple[
         image, cid = images[c["name"]]
         if image != c["image"] or cid != c["id"]:
             raise RecordError(f"{d.key}: {c['name']} is {cid} {image}, containers.json says {c['id']} {c['image']}")
-        for p in c["ports"]:
+        for p in published(c):
             if compat_drops_range and p["host_port"] != p["range_start"]:
                 dropped.append((c["name"], p))
                 continue
             entry = {"ip": p["host_ip"], "port": p["host_port"], "protocol": p["protocol"],
                      "id": c["id"], "name": c["name"], "image": c["image"]}
+            compose = declared_compose(c.get("labels") or {})
+            if compose is not None:
+                entry["compose"] = FlowMap(compose)
             if entry not in expect:
                 expect.append(entry)
     expect.sort(key=expect_key)
@@ -229,13 +265,18 @@ def build_expect(d: Daemon, declared: list[dict[str, Any]], kind: str) -> tuple[
 
 
 def sanity_check_body(
-    key: str, body: str, expect: list[dict[str, Any]], group_starts: set[int], notes_dropped: list[int]
+    key: str, body: str, expect: list[dict[str, Any]], group_starts: set[int], notes_dropped: list[int],
+    compat: bool = False,
 ) -> None:
     """Textual spot check (no JSON parsing): every expected id and the first
-    port of every published group are in the body; dropped ports are not."""
+    port of every published group are in the body (in a compat body every
+    expected port); dropped ports are not."""
+    squeezed = body.replace(" ", "")
     for e in expect:
         if e["id"] not in body:
             raise RecordError(f"{key}: body does not mention id {e['id']}")
+        if compat and f'"PublicPort":{e["port"]}' not in squeezed:
+            raise RecordError(f"{key}: body does not mention port {e['port']}")
     for port in group_starts:
         if str(port) not in body:
             raise RecordError(f"{key}: body does not mention port {port}")
@@ -320,10 +361,10 @@ def record_lists(d: Daemon, declared: list[dict[str, Any]], out_dir: Path, today
         assert body.encode("utf-8") == raw
         dropped_ports = []
         if notes:
-            dropped_ports = [p["host_port"] for c in declared if c["state"] == "running" for p in c["ports"]
+            dropped_ports = [p["host_port"] for c in declared if c["state"] == "running" for p in published(c)
                              if p["host_port"] != p["range_start"]]
-        group_starts = {p["range_start"] for c in declared if c["state"] == "running" for p in c["ports"]}
-        sanity_check_body(f"{d.key} {kind}", body, expect, group_starts, dropped_ports)
+        group_starts = {p["range_start"] for c in declared if c["state"] == "running" for p in published(c)}
+        sanity_check_body(f"{d.key} {kind}", body, expect, group_starts, dropped_ports, compat=kind == "compat")
         fid = f"{d.engine}-{d.major_minor}-{d.mode}-{kind}-containers"
         doc = {
             "id": fid,
@@ -426,6 +467,48 @@ def record_outcomes(d: Daemon, image: str, cmd: str) -> list[dict[str, Any]]:
     return outcomes
 
 
+# Version prefixes around each recorded Docker's floor and ceiling (20.10:
+# 1.12-1.41; 28.5: 1.24-1.51, as recorded) and Docker 29's floor (1.44, its release notes;
+# no bed runs 29), plus none: the unversioned path dockspec sends.
+API_PREFIXES = ("", "/v1.11", "/v1.12", "/v1.23", "/v1.24", "/v1.41", "/v1.42", "/v1.43", "/v1.44", "/v1.51", "/v1.52")
+
+
+def refusal(body: str) -> bool:
+    """A version refusal: Docker 20.10 sends {"message": TEXT}, 28.5 TEXT alone (text/plain)."""
+    text = body.strip()
+    if text.startswith("{"):
+        message = json.loads(text).get("message")
+        text = message if isinstance(message, str) else ""
+    return text.startswith("client version ") and ("too old" in text or "too new" in text)
+
+
+def record_api_versions(d: Daemon, today: str) -> dict[str, Any]:
+    """GET {prefix}/version at each API_PREFIXES entry: answered (the version document) or refused (too old/new)."""
+    cases = []
+    for prefix in API_PREFIXES:
+        path = f"{prefix}/version"
+        status, headers, raw = http_request(d.sock, "GET", path)
+        body = raw.decode("utf-8", "replace")
+        if status == 200 and '"ApiVersion"' in body:
+            expect = "answered"
+        elif status == 400 and refusal(body):
+            expect = "refused"
+        else:
+            raise RecordError(f"{d.key}: GET {path} answered {status} {body[:200]!r}")
+        server = [Flow(h) for h in headers if h[0].lower() in ("server", "api-version")]
+        cases.append(FlowMap({
+            "id": f"{d.engine}-{d.major_minor}-{prefix.strip('/') or 'unversioned'}",
+            "engine": d.engine, "version": d.version, "request": f"GET {path}", "status": status,
+            "headers": Flow(server), "body": Short(body), "expect": expect,
+        }))
+    return {
+        "id": f"{d.engine}-{d.major_minor}-api-versions",
+        "source": FlowMap({"recorded_by": RECORDED_BY, "recorded_at": today, "engine": d.engine, "version": d.version}),
+        "check": "api_versions",
+        "vectors": cases,
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     repo = Path(__file__).resolve().parent.parent
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -448,12 +531,15 @@ def main(argv: list[str] | None = None) -> int:
             d.version = engine_version(d)
             declared = [c for c in declared_all if c["daemon"] == d.key]
             written += record_lists(d, declared, args.out, today)
+            if d.engine == "docker":
+                written.append(write(args.out, record_api_versions(d, today)))
         if not args.no_outcomes:
             for d in daemons:
                 image = "bb:latest" if d.engine == "docker" else "localhost/bb:latest"
                 outcomes += record_outcomes(d, image, cmd)
+            bed = env.get("DOCKSPEC_BED")
             doc = {
-                "id": "observed-outcomes",
+                "id": "observed-outcomes" if bed in (None, "debian12") else f"observed-outcomes-{bed}",
                 "source": FlowMap({"recorded_by": RECORDED_BY, "recorded_at": today}),
                 "outcomes": outcomes,
             }

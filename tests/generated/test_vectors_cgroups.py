@@ -18,6 +18,8 @@ SOURCE = "spec/vectors/cgroups.yaml"
         'podman-4.3-rootless-cgroupfs-names-nothing',
         'docker-28.5-cgroupfs-v1-hybrid',
         'podman-5.8-cgroupfs-v1-hybrid',
+        'podman-5.8-conmon-is-no-container',
+        'podman-5.8-rootless-cgroupfs-names-nothing',
         'unified-line-lies-on-v1-hybrid',
         'unified-line-only-v1-lines-at-root',
         'v1-lines-disagree',

@@ -1,12 +1,14 @@
-"""The `dockspec` command against the real Docker, rootful and rootless Podman.
+"""The `dockspec` command against the real Docker, rootful and rootless Podman, on both beds.
 
 Commands run in this process through `cli.main`; `endpoints` also runs as
 the installed console script, a subprocess.
 
-Expected values come from what scripts/daemons.sh started
-(/run/dockspec-daemons/containers.json), never from dockspec's rules. Run as
-root, with XDG_RUNTIME_DIR set to the rootless user's runtime dir so the
-table entry `{xdg_runtime_dir}/podman/podman.sock` finds its daemon.
+Expected values come from what the scripts started (their containers.json),
+never from dockspec's rules. Run as root, with XDG_RUNTIME_DIR set to the
+rootless user's runtime dir so the table entry
+`{xdg_runtime_dir}/podman/podman.sock` finds its daemon, and on the forky
+bed a docker context and a podman connection for the daemons at non-default
+paths (tests/integration/conftest.py).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import attrs
 import pytest
 
 from dockspec.cli import main
-from tests.integration.conftest import Daemons
+from tests.integration.conftest import DAEMONS, Daemons, all_beds
 
 pytestmark = pytest.mark.live
 
@@ -45,9 +47,7 @@ class Result:
 def environ(daemons: Daemons) -> dict[str, str]:
     if hasattr(os, "geteuid") and os.geteuid() != 0:
         pytest.skip("the live CLI tests run as root (every daemon's helper processes must be visible)")
-    env = {k: v for k, v in os.environ.items() if k not in ("DOCKER_HOST", "CONTAINER_HOST")}
-    env["XDG_RUNTIME_DIR"] = daemons.env["DOCKSPEC_ROOTLESS_XDG_RUNTIME_DIR"]
-    return env
+    return daemons.environ()
 
 
 def run(daemons: Daemons, *args: str) -> Result:
@@ -109,8 +109,9 @@ def test_ports_rows_carry_the_daemon_of_each_container(daemons: Daemons) -> None
     assert {c["name"] for c in daemons.running() if c["ports"]} == set(seen)
 
 
-@pytest.mark.parametrize("prefix", ["dsd", "dsp", "dsr"])
-def test_who_names_the_container_of_a_real_port(daemons: Daemons, prefix: str) -> None:
+@pytest.mark.parametrize("daemon", DAEMONS)
+def test_who_names_the_container_of_a_real_port(daemons: Daemons, daemon: str) -> None:
+    prefix = daemons.prefix(daemon)
     by_name = {c["name"]: c for c in daemons.running()}
     for suffix, target in (("web", "{}"), ("udp", "{}/udp"), ("lo4", "127.0.0.1:{}"), ("lo6", "[::1]:{}"),
                            ("range", "{}")):
@@ -134,7 +135,7 @@ def test_who_on_an_unpublished_port_is_not_found(daemons: Daemons) -> None:
 def test_ps_lists_every_running_container_with_its_daemon(daemons: Daemons) -> None:
     status, rows = run_json(daemons, "ps")
     assert 0 == status
-    ours = {r["name"]: r for r in rows if r["name"].startswith(("dsd-", "dsp-", "dsr-"))}
+    ours = {r["name"]: r for r in rows if r["name"].startswith(daemons.prefixes())}
     assert {c["name"] for c in daemons.running()} == set(ours)
     for c in daemons.running():
         row = ours[c["name"]]
@@ -147,17 +148,19 @@ def test_ps_lists_every_running_container_with_its_daemon(daemons: Daemons) -> N
 
 
 def test_endpoints_finds_all_three_daemons(daemons: Daemons) -> None:
+    """The bed's three daemons answer, each as its engine; any other that answers is another bed's."""
     status, rows = run_json(daemons, "endpoints", script=True)
     assert 0 == status
     ok = {r["address"]: r["engine"] for r in rows if r["ok"]}
-    expected = {
+    mine = {daemons.socket(d) for d in DAEMONS}
+    assert {
         daemons.env["DOCKSPEC_DOCKER_SOCK"]: "docker",
         daemons.env["DOCKSPEC_PODMAN_SOCK"]: "podman",
         daemons.env["DOCKSPEC_ROOTLESS_SOCK"]: "podman",
-    }
-    assert expected.items() <= ok.items()
-    # anything else that answered is another user's rootless socket, which root probes too (the forky bed's)
-    others = {r["origin"] for r in rows if r["ok"] and r["address"] not in expected}
+    } == {address: engine for address, engine in ok.items() if address in mine}
+    beds = {bed.socket(d) for bed in all_beds() for d in DAEMONS}
+    # anything else that answered is another user's rootless socket, which root probes too
+    others = {r["origin"] for r in rows if r["ok"] and r["address"] not in beds}
     assert others <= ({"docker-rootless-users", "podman-rootless-users"} if os.geteuid() == 0 else set()), others
 
 

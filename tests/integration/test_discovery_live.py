@@ -68,6 +68,12 @@ def discovery() -> Discovery:
     return Discovery(values)
 
 
+@pytest.fixture(scope="session")
+def daemons(debian12: Daemons) -> Daemons:
+    """The Debian 12 bed: these tests run the host's docker 20.10 and podman 4.3 CLIs against its daemons."""
+    return debian12
+
+
 def run(argv: list[str], environ: dict[str, str], check: bool = True) -> subprocess.CompletedProcess[str]:
     """A tool with exactly `environ` (plus PATH), from /."""
     result = subprocess.run(

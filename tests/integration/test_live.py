@@ -1,7 +1,9 @@
-"""Every feature against the real Docker, rootful Podman and rootless Podman.
+"""Every feature against the real Docker, rootful Podman and rootless Podman, on both beds.
 
-Expected values come from what scripts/daemons.sh started (its
-containers.json) and from the engines' own CLIs, never from dockspec's rules.
+Each test runs once per bed (the `daemons` fixture): Docker 20.10 and Podman
+4.3 (scripts/daemons.sh), Docker 28.5 and Podman 5.8 (scripts/engines.sh).
+Expected values come from what the scripts started (their containers.json)
+and from the engines' own CLIs, never from dockspec's rules.
 """
 
 from __future__ import annotations
@@ -32,11 +34,9 @@ from dockspec import (
     stop_container,
 )
 from dockspec._io.podman_fs import FsReader
-from tests.integration.conftest import Daemons
+from tests.integration.conftest import DAEMONS, Daemons
 
 pytestmark = pytest.mark.live
-
-DAEMONS = ("docker", "podman", "podman-rootless")
 
 
 def expected_bindings(daemons: Daemons, daemon: str | None = None) -> dict[tuple[str | None, int, Protocol], str]:
@@ -50,10 +50,10 @@ def expected_bindings(daemons: Daemons, daemon: str | None = None) -> dict[tuple
 
 
 def test_detection_merges_all_three_daemons(daemons: Daemons) -> None:
-    """No DOCKER_HOST: the default table finds all three daemons; every published port is in the map."""
+    """No DOCKER_HOST: the bed's three daemons, reached as their users would, merged; every published port is mapped."""
     port_map = detect_containers(env=daemons.detection_env())
     expected = expected_bindings(daemons)
-    assert len(expected) >= 27  # 9 bindings per daemon in scripts/daemons.sh
+    assert len(expected) >= 27  # 9 bindings per daemon in scripts/containers.txt
     actual = {key: port_map[key].name for key in expected if key in port_map}
     assert expected == actual
     by_name = {c["name"]: c for c in daemons.running()}
@@ -71,9 +71,11 @@ def test_detection_merges_all_three_daemons(daemons: Daemons) -> None:
 def test_ranges_are_complete_on_every_daemon(daemons: Daemons) -> None:
     """All four ports of each published range are present, Podman's included."""
     port_map = detect_containers(env=daemons.detection_env())
-    for prefix, base in (("dsd", 18200), ("dsp", 28200), ("dsr", 38200)):
-        names = [port_map[(None, port, Protocol.TCP)].name for port in range(base, base + 4)]
-        assert [f"{prefix}-range"] * 4 == names
+    for daemon in DAEMONS:
+        ranged = daemons.named(daemon, "range")
+        ports = [p["host_port"] for p in ranged["ports"]]
+        assert 4 == len(ports)
+        assert [ranged["name"]] * 4 == [port_map[(None, port, Protocol.TCP)].name for port in ports]
 
 
 def test_created_and_portless_containers(daemons: Daemons) -> None:
@@ -84,7 +86,7 @@ def test_created_and_portless_containers(daemons: Daemons) -> None:
     mapped = {info.name for r in reports for info in r.bindings.values()}
     for created in [c for c in daemons.containers if c["state"] == "created"]:
         assert created["name"] not in listed
-    for noport in ("dsd-noport", "dsp-noport", "dsr-noport"):
+    for noport in (daemons.named(daemon, "noport")["name"] for daemon in DAEMONS):
         assert noport in listed
         assert noport not in mapped
     engines = {r.endpoint.url: r.engine for r in reports if r.ok}
@@ -110,19 +112,29 @@ def helper_sockets() -> Iterator[tuple[str, int, str | None, int, Protocol]]:
         yield name, conn.pid, conn.laddr.ip, conn.laddr.port, Protocol.TCP if is_tcp else Protocol.UDP
 
 
+def holder_kind(process: str) -> str:
+    """pasta's binary is pasta, pasta.avx2 or pasta.avx512 (by the CPU)."""
+    return "pasta" if process in ("pasta", "pasta.avx2", "pasta.avx512") else process
+
+
 def test_helper_sockets_are_named_with_the_proxy_fallback(daemons: Daemons) -> None:
-    """Each socket of docker-proxy, conmon or rootlessport resolves to the container that publishes its port."""
+    """Each socket of docker-proxy, conmon, rootlessport or pasta resolves to the container that publishes its port."""
     port_map = detect_containers(env=daemons.detection_env())
     by_port = {(port, proto): name for (_, port, proto), name in expected_bindings(daemons).items()}
     seen: dict[str, int] = {}
-    for name, _pid, ip, port, proto in helper_sockets():
-        if name not in ("docker-proxy", "conmon", "rootlessport") or (port, proto) not in by_port:
+    for process, _pid, ip, port, proto in helper_sockets():
+        name = holder_kind(process)
+        if name not in ("docker-proxy", "conmon", "rootlessport", "pasta") or (port, proto) not in by_port:
             continue
         match = lookup_published_container(port_map, (ip, port), proto, allow_proxy_fallback=True)
         assert isinstance(match, Found), (name, ip, port, proto, match)
         assert by_port[(port, proto)] == match.container.name
         seen[name] = seen.get(name, 0) + 1
-    assert {"docker-proxy", "conmon", "rootlessport"} == set(seen)
+    # Podman 5's rootless containers on the default network are served by pasta;
+    # rootlessport remains for one on a network of its own (r5-net).
+    holders = {"debian12": {"docker-proxy", "conmon", "rootlessport"},
+               "forky": {"docker-proxy", "conmon", "rootlessport", "pasta"}}
+    assert holders[daemons.bed] == set(seen)
 
 
 @pytest.mark.parametrize("which", ["unix", "tcp"])
@@ -132,7 +144,19 @@ def test_docker_host_selects_that_daemon_alone(daemons: Daemons, which: str) -> 
     expected = expected_bindings(daemons, "docker")
     assert expected == {key: port_map[key].name for key in expected if key in port_map}
     assert {url} == {info.daemon for info in port_map.values()}
-    assert not any(info.name.startswith(("dsp-", "dsr-")) for info in port_map.values())
+    others = tuple(p for p in daemons.prefixes() if p != daemons.prefix("docker") + "-")
+    assert not any(info.name.startswith(others) for info in port_map.values())
+
+
+@pytest.mark.parametrize("daemon", ["podman", "podman-rootless"])
+def test_container_host_selects_that_daemon_alone(daemons: Daemons, daemon: str) -> None:
+    """CONTAINER_HOST (how podman's users name a socket): that daemon's containers alone."""
+    url = "unix://" + daemons.socket(daemon)
+    port_map = detect_containers(env=daemons.detection_env(CONTAINER_HOST=url))
+    expected = expected_bindings(daemons, daemon)
+    assert expected
+    assert expected == {key: port_map[key].name for key in expected if key in port_map}
+    assert {url} == {info.daemon for info in port_map.values()}
 
 
 def test_background_detection_matches_strict_detection(daemons: Daemons) -> None:
@@ -159,8 +183,8 @@ def test_a_frozen_daemon_does_not_hide_the_others(daemons: Daemons) -> None:
             os.kill(pid, signal.SIGCONT)
     for result in (port_map, background):
         names = {info.name for info in result.values()}
-        assert {"dsd-web", "dsp-web"} <= names
-        assert not any(name.startswith("dsr-") for name in names)
+        assert {daemons.named("docker", "web")["name"], daemons.named("podman", "web")["name"]} <= names
+        assert not any(name.startswith(daemons.prefix("podman-rootless") + "-") for name in names)
 
 
 def run_throwaway(daemons: Daemons, daemon: str) -> tuple[str, str]:
@@ -222,7 +246,7 @@ def rootlessport_pids() -> dict[int, set[tuple[int, Protocol]]]:
 
 
 def test_rootless_resolver_names_the_rootlessport_container(daemons: Daemons) -> None:
-    """The real rootlessport pid resolves to its rootless container (vfs storage); a cache hit reads nothing."""
+    """The real rootlessport pid resolves to its rootless container (its storage); a cache hit reads nothing."""
     by_port = {(p["host_port"], Protocol(p["protocol"])): c for c in daemons.running("podman-rootless")
                for p in c["ports"]}
     pids = rootlessport_pids()
@@ -243,5 +267,7 @@ def test_rootless_resolver_names_the_rootlessport_container(daemons: Daemons) ->
         assert info == lookup_rootless_podman_container(pid, "rootlessport", resolver, env=env)
         assert reads == reader.reads
         checked += 1
-    assert checked >= 3
+    # Podman 4.3: every rootless container's ports; Podman 5: only r5-net's
+    # (a network of its own), pasta holds the default network's.
+    assert checked >= {"debian12": 3, "forky": 1}[daemons.bed]
     assert lookup_rootless_podman_container(1, "systemd", resolver, env=env) is None
