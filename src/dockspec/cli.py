@@ -29,6 +29,8 @@ from dockspec.models import Ambiguous, ContainerInfo, Found, PortKey, Protocol, 
 
 if TYPE_CHECKING:
     from dockspec.detect import DaemonReport, Detection
+    from dockspec.events import PortMapChange
+    from dockspec.live import Watch
     from dockspec.sockets import Attribution, HostSocket
 
 __all__ = ["EXIT_STATUSES", "main", "parse_target"]
@@ -270,6 +272,8 @@ def cmd_ports(args: argparse.Namespace, env: Env, out: TextIO, err: TextIO) -> i
     from dockspec.detect import begin_detection
     from dockspec.sockets import host_sockets
 
+    if args.watch:
+        return _ports_watch(args, env, out, err)
     pending = begin_detection(env=env)  # the daemons answer while this thread lists the host's sockets
     sockets = host_sockets()
     detection = pending.detection()
@@ -277,11 +281,7 @@ def cmd_ports(args: argparse.Namespace, env: Env, out: TextIO, err: TextIO) -> i
         _usable(detection, err)
     else:
         print(NO_DAEMON_LINE, file=err)
-    rows = [
-        (sock, found)
-        for sock, found in _attributions(sockets, detection, env)
-        if not args.containers_only or found.container is not None or found.candidates
-    ]
+    rows = _ports_rows(args, sockets, detection, env)
     if args.json:
         _print_json(
             [
@@ -300,6 +300,27 @@ def cmd_ports(args: argparse.Namespace, env: Env, out: TextIO, err: TextIO) -> i
             out,
         )
         return EXIT_OK
+    print(_ports_table(rows), file=out)
+    geteuid = getattr(os, "geteuid", None)
+    if geteuid is not None and geteuid() != 0 and any(sock.pid is None for sock, _ in rows):
+        print("dockspec: some sockets' processes are not visible to this user (run as root to see them)", file=err)
+    return EXIT_OK
+
+
+def _ports_rows(
+    args: argparse.Namespace, sockets: Iterable[HostSocket], detection: Detection, env: Env
+) -> list[tuple[HostSocket, Attribution]]:
+    """The sockets `ports` shows: PORT, --tcp/--udp (ss's -t/-u: both or neither mean both), --containers-only."""
+    wanted = {p for p, flag in ((Protocol.TCP, args.tcp), (Protocol.UDP, args.udp)) if flag} or set(Protocol)
+    chosen = [s for s in sockets if s.protocol in wanted and (args.port is None or s.port == args.port)]
+    return [
+        (sock, found)
+        for sock, found in _attributions(chosen, detection, env)
+        if not args.containers_only or found.container is not None or found.candidates
+    ]
+
+
+def _ports_table(rows: list[tuple[HostSocket, Attribution]]) -> str:
     table = []
     for sock, a in rows:
         if a.container is not None:
@@ -310,10 +331,77 @@ def cmd_ports(args: argparse.Namespace, env: Env, out: TextIO, err: TextIO) -> i
             name = image = "-"
         pid = "-" if sock.pid is None else str(sock.pid)
         table.append([sock.protocol.value, _address(sock.ip, sock.port), pid, sock.process or "-", name, image])
-    print(_table(["PROTO", "LOCAL ADDRESS", "PID", "PROCESS", "CONTAINER", "IMAGE"], table), file=out)
-    geteuid = getattr(os, "geteuid", None)
-    if geteuid is not None and geteuid() != 0 and any(sock.pid is None for sock, _ in rows):
-        print("dockspec: some sockets' processes are not visible to this user (run as root to see them)", file=err)
+    return _table(["PROTO", "LOCAL ADDRESS", "PID", "PROCESS", "CONTAINER", "IMAGE"], table)
+
+
+# ANSI: cursor home, then clear the screen (only written to a terminal).
+CLEAR = "\x1b[H\x1b[2J"
+WATCH_REFRESH = 1.0
+"""Seconds `ports --watch` waits for a change before it looks at the host's sockets again."""
+
+
+def _watch_detection(live: Watch) -> Detection:
+    """The watch's map as a Detection, for the attribution `ports` does (containers: those with bindings)."""
+    from dockspec.detect import Detection
+
+    port_map = live.port_map
+    return Detection((), False, port_map, {c.id: c for c in port_map.containers()}, dict(live.engines))
+
+
+def _ports_watch(args: argparse.Namespace, env: Env, out: TextIO, err: TextIO) -> int:
+    """`ports --watch`: the table again whenever the port map or the host's sockets change; Ctrl-C ends it."""
+    from dockspec.live import watch
+    from dockspec.sockets import host_sockets
+
+    tty = out.isatty()
+    shown = None
+    with watch(env=env) as live:
+        live.get(min(1.0, WATCH_REFRESH))  # the first lists, so the first table names containers
+        while True:
+            text = _ports_table(_ports_rows(args, host_sockets(), _watch_detection(live), env))
+            if text != shown:
+                out.write((CLEAR if tty else ("\n" if shown is not None else "")) + text + "\n")
+                out.flush()
+                shown = text
+            live.get(WATCH_REFRESH)
+            while live.get(0.05) is not None:  # a burst of changes: one redraw
+                pass
+
+
+def _change_lines(change: PortMapChange, engines: dict[str, str]) -> list[dict[str, Any]]:
+    """The JSON objects of one change: each binding removed, then each added (docs/cli.md)."""
+    return [
+        {
+            "change": kind,
+            "protocol": key[2].value,
+            "ip": key[0],
+            "port": key[1],
+            "container": _container_json(info, engines),
+            "daemon": info.daemon,
+        }
+        for kind, bindings in (("removed", change.removed), ("added", change.added))
+        for key, info in bindings
+    ]
+
+
+def cmd_events(args: argparse.Namespace, env: Env, out: TextIO, err: TextIO) -> int:
+    """One line per published socket that comes or goes, until Ctrl-C (the first lines: what is published now)."""
+    import json
+
+    from dockspec.live import watch
+
+    with watch(env=env) as live:
+        for change in live:
+            for item in _change_lines(change, dict(live.engines)):
+                if args.json:
+                    out.write(json.dumps(item) + "\n")
+                else:
+                    name = item["container"]["name"]
+                    image = item["container"]["image"] or "-"
+                    row = [item["change"], item["protocol"], _address(item["ip"], item["port"]), name, image,
+                           item["daemon"] or "-"]
+                    out.write("  ".join(_cell(cell) for cell in row) + "\n")
+            out.flush()
     return EXIT_OK
 
 
@@ -603,6 +691,12 @@ def _seconds(text: str) -> int:
     return int(text)
 
 
+def _port(text: str) -> int:
+    if not text.isascii() or not text.isdigit() or len(text) > 5 or not 1 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"not a port from 1 to 65535: {text!r}")
+    return int(text)
+
+
 def build_parser(out: TextIO | None = None, err: TextIO | None = None) -> argparse.ArgumentParser:
     """The argparse tree, printing to `out` and `err` (stdout, stderr); every subcommand takes --json."""
     out = sys.stdout if out is None else out
@@ -627,6 +721,11 @@ def build_parser(out: TextIO | None = None, err: TextIO | None = None) -> argpar
 
     ports = command("ports", cmd_ports, help="listening sockets and the containers that own them")
     ports.add_argument("--containers-only", action="store_true", help="hide sockets no container owns")
+    ports.add_argument("port", metavar="PORT", nargs="?", type=_port, help="only sockets on this local port")
+    ports.add_argument("-t", "--tcp", action="store_true", help="only TCP sockets (with --udp: both)")
+    ports.add_argument("-u", "--udp", action="store_true", help="only UDP sockets (with --tcp: both)")
+    ports.add_argument("--watch", action="store_true", help="redraw the table whenever it changes (Ctrl-C ends)")
+    command("events", cmd_events, help="one line per published socket that comes or goes (Ctrl-C ends)")
     command("ps", cmd_ps, help="running containers of every daemon, with published ports")
     who = command(
         "who",

@@ -82,6 +82,7 @@ class Watch:
         self._view = MergedView(tuple(e.url for e in endpoints))
         self._claimed: dict[str, str] = {}  # socket target -> the url of the thread using it
         self.errors: dict[str, str] = {}
+        self.engines: dict[str, str] = {}  # daemon url -> engine, as its list's headers said
         self.endpoints = endpoints
         self._threads = [
             threading.Thread(target=self._run, args=(e,), name=f"dockspec-watch-{i}", daemon=True)
@@ -194,6 +195,8 @@ class Watch:
             daemon = _Daemon(endpoint)
             bindings = self._list(daemon)
             self.errors.pop(endpoint.url, None)
+            if daemon.engine:
+                self.engines[endpoint.url] = daemon.engine
             pending: list[bytes] = []
             deadline = None if late_headers(daemon.engine, daemon.version, spec.events) else (
                 time.monotonic() + limits.deadline
