@@ -5,7 +5,8 @@ spec/events.yaml), then list the daemon's containers, then apply the events
 in order, those that came during the list after it (dockspec.events). A
 relist event lists that one container again. When a daemon goes away (or
 sends something unusable) its thread reconnects with a doubling delay, from
-0.1 s up to `limits.max_reconnect_delay`, and lists again: Docker keeps
+0.1 s up to `limits.max_reconnect_delay` (back to 0.1 s after a connection
+that lasted longer than that), and lists again: Docker keeps
 only 256 events for `since`, so a list, not a replay, is the truth after a
 gap. A table socket that does not exist yet is tried the same way, so a
 daemon that starts later is picked up. Until a daemon is back its last
@@ -162,6 +163,7 @@ class Watch:
         while not self._stop.is_set():
             claimed = False
             connected: list[bool] = []
+            began = time.monotonic()
             try:
                 with self._lock:
                     holder = self._claimed.get(target)
@@ -180,8 +182,8 @@ class Watch:
                 if claimed:
                     with self._lock:
                         self._claimed.pop(target, None)
-            if connected:  # it had been followed: the next attempt starts from the shortest delay
-                delay = FIRST_DELAY
+            if connected and time.monotonic() - began > self._limits.max_reconnect_delay:
+                delay = FIRST_DELAY  # it was followed a while: the next attempt starts from the shortest delay
             if self._stop.wait(delay):
                 return
             delay = min(delay * 2, max(self._limits.max_reconnect_delay, FIRST_DELAY))

@@ -1,0 +1,63 @@
+"""dockspec.watch against a fake daemon (a real socket server): list, relist on start, drop on die, close()."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+
+from dockspec import Env, Limits, Protocol, watch
+from dockspec.events import events_target, relist_target
+from tests.fakedaemon import DOCKER_HEADERS, fake_daemon, http_response
+
+OLD, NEW = "a" * 64, "b" * 64
+
+
+def container(cid: str, name: str, port: int) -> dict[str, object]:
+    return {"Id": cid, "Names": [f"/{name}"], "Image": "bb",
+            "Ports": [{"IP": "127.0.0.1", "PublicPort": port, "PrivatePort": 80, "Type": "tcp"}]}
+
+
+def line(action: str, cid: str) -> bytes:
+    return json.dumps({"Type": "container", "Action": action, "Actor": {"ID": cid, "Attributes": {}}}).encode() + b"\n"
+
+
+def test_list_then_events_in_order_and_close_from_another_thread() -> None:
+    go = threading.Event()
+
+    def stream(conn: socket.socket) -> None:
+        conn.sendall(b"HTTP/1.1 200 OK\r\nServer: Docker/28.5.2 (linux)\r\nTransfer-Encoding: chunked\r\n\r\n")
+        go.wait(5)
+        for data in (line("start", NEW), line("exec_die", NEW), line("die", OLD)):
+            conn.sendall(b"%x\r\n%s\r\n" % (len(data), data))
+        time.sleep(5)
+
+    routes = {
+        ("GET", "/containers/json"): http_response(200, json.dumps([container(OLD, "old", 8080)]), DOCKER_HEADERS),
+        ("GET", relist_target("/containers/json", NEW)): http_response(
+            200, json.dumps([container(NEW, "new", 9090)]), DOCKER_HEADERS
+        ),
+        ("GET", events_target()): stream,
+    }
+    with fake_daemon(routes) as daemon:  # type: ignore[arg-type]
+        env = Env(platform="linux", environ={"DOCKER_HOST": daemon.url})
+        with watch(env=env, limits=Limits(deadline=2.0)) as live:
+            first = live.get(3)
+            assert first is not None
+            assert [(k, v.name) for k, v in first.added] == [(("127.0.0.1", 8080, Protocol.TCP), "old")]
+            go.set()
+            second, third = live.get(3), live.get(3)
+            assert second is not None and third is not None
+            assert [(k[1], v.name) for k, v in second.added] == [(9090, "new")] and second.removed == ()
+            assert [(k[1], v.name) for k, v in third.removed] == [(8080, "old")] and third.added == ()
+            assert {k[1] for k in third.port_map} == {9090} and live.engines == {daemon.url: "docker"}
+            closer = threading.Thread(target=live.close)
+            started = time.monotonic()
+            closer.start()
+            assert list(live) == []  # iteration ends once closed
+            closer.join()
+            assert time.monotonic() - started < 0.5
+        started = time.monotonic()
+        live.close()  # twice is fine, and quick
+        assert time.monotonic() - started < 0.1
