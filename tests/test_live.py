@@ -61,3 +61,24 @@ def test_list_then_events_in_order_and_close_from_another_thread() -> None:
         started = time.monotonic()
         live.close()  # twice is fine, and quick
         assert time.monotonic() - started < 0.1
+
+
+def test_a_socket_that_appears_later_is_picked_up(tmp_path: object) -> None:
+    import pathlib
+
+    def stream(conn: socket.socket) -> None:
+        conn.sendall(b"HTTP/1.1 200 OK\r\nServer: Docker/28.5.2 (linux)\r\nTransfer-Encoding: chunked\r\n\r\n")
+        time.sleep(5)
+
+    routes = {
+        ("GET", "/containers/json"): http_response(200, json.dumps([container(OLD, "old", 8080)]), DOCKER_HEADERS),
+        ("GET", events_target()): stream,
+    }
+    later = pathlib.Path(str(tmp_path)) / "later.sock"
+    env = Env(platform="linux", environ={"DOCKER_HOST": f"unix://{later}"})
+    with watch(env=env, limits=Limits(deadline=1.0, max_reconnect_delay=0.2)) as live:
+        assert live.get(0.5) is None and "No such file" in live.errors[f"unix://{later}"]
+        with fake_daemon(routes) as daemon:  # type: ignore[arg-type]
+            later.symlink_to(daemon.path)
+            change = live.get(3)
+            assert change is not None and [v.name for _, v in change.added] == ["old"]
