@@ -11,6 +11,16 @@ from dockspec import Env, Limits, Protocol, watch
 from dockspec.events import events_target, relist_target
 from tests.fakedaemon import DOCKER_HEADERS, fake_daemon, http_response
 
+
+def until_closed(conn: socket.socket) -> None:
+    """Hold the stream open until the client closes it (at most 10 s)."""
+    conn.settimeout(10)
+    try:
+        while conn.recv(1024):
+            pass
+    except OSError:
+        pass
+
 OLD, NEW = "a" * 64, "b" * 64
 
 
@@ -31,7 +41,7 @@ def test_list_then_events_in_order_and_close_from_another_thread() -> None:
         go.wait(5)
         for data in (line("start", NEW), line("exec_die", NEW), line("die", OLD)):
             conn.sendall(b"%x\r\n%s\r\n" % (len(data), data))
-        time.sleep(5)
+        until_closed(conn)
 
     routes = {
         ("GET", "/containers/json"): http_response(200, json.dumps([container(OLD, "old", 8080)]), DOCKER_HEADERS),
@@ -61,6 +71,7 @@ def test_list_then_events_in_order_and_close_from_another_thread() -> None:
         started = time.monotonic()
         live.close()  # twice is fine, and quick
         assert time.monotonic() - started < 0.1
+        assert live.join(2)  # the threads end by themselves (within a poll)
 
 
 def test_a_socket_that_appears_later_is_picked_up(tmp_path: object) -> None:
@@ -68,7 +79,7 @@ def test_a_socket_that_appears_later_is_picked_up(tmp_path: object) -> None:
 
     def stream(conn: socket.socket) -> None:
         conn.sendall(b"HTTP/1.1 200 OK\r\nServer: Docker/28.5.2 (linux)\r\nTransfer-Encoding: chunked\r\n\r\n")
-        time.sleep(5)
+        until_closed(conn)
 
     routes = {
         ("GET", "/containers/json"): http_response(200, json.dumps([container(OLD, "old", 8080)]), DOCKER_HEADERS),
@@ -82,3 +93,5 @@ def test_a_socket_that_appears_later_is_picked_up(tmp_path: object) -> None:
             later.symlink_to(daemon.path)
             change = live.get(3)
             assert change is not None and [v.name for _, v in change.added] == ["old"]
+            live.close()
+            assert live.join(2)

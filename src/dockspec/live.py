@@ -125,6 +125,13 @@ class Watch:
         except queue.Full:
             pass
 
+    def join(self, timeout: float | None = None) -> bool:
+        """After close(): wait up to `timeout` s for the threads to end (their sockets closed); whether all did."""
+        end = None if timeout is None else time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(None if end is None else max(0.0, end - time.monotonic()))
+        return not any(t.is_alive() for t in self._threads)
+
     @property
     def closed(self) -> bool:
         return self._stop.is_set()

@@ -20,7 +20,8 @@ import pytest
 
 from dockspec import Env, Limits, watch
 from dockspec.events import PortMapChange, events_target
-from tests.fakedaemon import DOCKER_HEADERS, FakeDaemon, fake_daemon, hang, http_response
+from tests.fakedaemon import DOCKER_HEADERS, FakeDaemon, fake_daemon, http_response
+from tests.test_live import until_closed
 
 CID = "c" * 64
 LIST = json.dumps(
@@ -87,6 +88,7 @@ def figures(name: str, daemon: FakeDaemon, limits: Limits, seconds: float) -> Fi
         closing = time.monotonic()
         live.close()
         closed = time.monotonic() - closing
+        assert live.join(2)  # the threads end too (their sockets closed), so later tests see no stray fds
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
     subscriptions = sum(1 for _, target, _ in daemon.requests if target.startswith("/events"))
@@ -103,7 +105,7 @@ def routes(events: object) -> dict[tuple[str, str], object]:
 
 
 def test_never_sends(limits: Limits) -> None:
-    with fake_daemon(routes(lambda conn: hang(conn, 5))) as daemon:
+    with fake_daemon(routes(until_closed)) as daemon:
         found = figures("never sends", daemon, limits, 2.0)
     assert found.changes == []  # no headers: the subscription never counts as up
     assert "before the deadline" in found.error
@@ -125,7 +127,7 @@ def test_dribbles(limits: Limits) -> None:
     limits = Limits(deadline=0.5, max_event_bytes=1024, max_reconnect_delay=0.4)
     with fake_daemon(routes(streaming(body))) as daemon:
         found = figures("dribbles", daemon, limits, 3.0)
-        assert found.changes and found.changes[0].added  # the list
+    assert found.changes and found.changes[0].added  # the list
     assert any(c.removed for c in found.changes)  # the dribbled die
     assert found.subscriptions >= 2  # the endless line hit the cap: a new subscription
     assert found.close_seconds < 0.1
@@ -149,7 +151,7 @@ def test_floods(limits: Limits) -> None:
 def test_broken_json_lines(limits: Limits) -> None:
     def body(conn: socket.socket, stop: threading.Event) -> None:
         conn.sendall(chunk(b'{"Type":"container","Action":"die","Actor":{"ID":\n'))
-        time.sleep(5)
+        until_closed(conn)
 
     with fake_daemon(routes(streaming(body))) as daemon:
         found = figures("broken JSON lines", daemon, limits, 2.0)
