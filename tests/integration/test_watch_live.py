@@ -144,11 +144,35 @@ def _ping(sock: str) -> bool:
     return result.stdout == "OK"
 
 
+def _tree(pid: int) -> list[int]:
+    """`pid` and its descendants (rootless Podman re-executes itself in its user namespace: the child serves)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, pending = [], [pid]
+    while pending:
+        p = pending.pop()
+        found.append(p)
+        pending += children.get(p, [])
+    return found
+
+
 def _restart_rootless(d: Daemon) -> None:
-    """Kill the bed's rootless `podman system service` (its containers live on in conmon) and start it again."""
-    pid_file = Path(d.state) / "podman-rootless.pid"
-    pid = int(pid_file.read_text())
-    os.kill(pid, signal.SIGKILL)
+    """Kill the bed's rootless `podman system service` and its child (the containers live on in conmon), start it again.
+
+    The Debian 12 bed: `scripts/daemons.sh up` starts it and records it. The
+    forky bed: `engines.sh up` would restart the whole bed (a daemon not its
+    own), so the one service is started as up starts it, and its pid
+    recorded where up records it (the pid file, DOCKSPEC_ROOTLESS_PID).
+    """
+    state = Path(d.state)
+    old = int((state / "podman-rootless.pid").read_text())
+    for pid in reversed(_tree(old)):
+        os.kill(pid, signal.SIGKILL)
     end = time.monotonic() + 10
     while _ping(d.sock) and time.monotonic() < end:
         time.sleep(0.1)
@@ -157,12 +181,14 @@ def _restart_rootless(d: Daemon) -> None:
     if d.bed == "debian12":
         subprocess.run(["bash", str(ROOT / "scripts" / "daemons.sh"), "up"], check=True, capture_output=True,
                        timeout=300)
-    else:  # engines.sh up would restart the whole bed: start the one service as up does, and record its pid
-        log = open(Path(d.state) / "podman-rootless.log", "ab")  # noqa: SIM115  (handed to the service)
+    else:
         Path(d.sock).unlink(missing_ok=True)
-        proc = subprocess.Popen([*d.cli, "system", "service", "--time=0", "unix://" + d.sock], stdout=log,
-                                stderr=log, stdin=subprocess.DEVNULL, start_new_session=True, cwd="/")
-        pid_file.write_text(f"{proc.pid}\n")
+        with open(state / "podman-rootless.log", "ab") as log:
+            proc = subprocess.Popen([*d.cli, "system", "service", "--time=0", "unix://" + d.sock], stdout=log,
+                                    stderr=log, stdin=subprocess.DEVNULL, start_new_session=True, cwd="/")
+        (state / "podman-rootless.pid").write_text(f"{proc.pid}\n")
+        env = state / "env"
+        env.write_text(env.read_text().replace(f"DOCKSPEC_ROOTLESS_PID={old}\n", f"DOCKSPEC_ROOTLESS_PID={proc.pid}\n"))
         end = time.monotonic() + 30
         while not _ping(d.sock) and time.monotonic() < end:
             time.sleep(0.2)
@@ -190,3 +216,5 @@ def test_a_watch_follows_a_daemon_killed_and_restarted(bed: str) -> None:
     status = subprocess.run(["bash", str(ROOT / "scripts" / script), "status"], capture_output=True, text=True,
                             check=False, timeout=120)
     assert status.returncode == 0, status.stdout + status.stderr
+    line = next(x for x in status.stdout.splitlines() if x.startswith("== podman-rootless"))
+    assert "pid=-" not in line and "ping=yes" in line, line  # the bed's records name the new service
