@@ -95,3 +95,40 @@ def test_a_socket_that_appears_later_is_picked_up(tmp_path: object) -> None:
             assert change is not None and [v.name for _, v in change.added] == ["old"]
             live.close()
             assert live.join(2)
+
+
+def test_ports_filters_and_the_watch_json_refusal() -> None:
+    import io
+
+    from dockspec.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    assert main(["ports", "--watch", "--json"], {"DOCKER_HOST": "unix:///nonexistent"}, out, err) == 2
+    assert "dockspec events --json" in err.getvalue()
+    for bad in ("0", "65536", "x", "\uff18\uff10"):
+        out, err = io.StringIO(), io.StringIO()
+        assert main(["ports", bad], {"DOCKER_HOST": "unix:///nonexistent"}, out, err) == 2
+        assert "not a port" in err.getvalue()
+
+
+def test_ports_port_and_protocol_filters_on_real_sockets() -> None:
+    import io
+
+    from dockspec.cli import main
+
+    with socket.socket() as tcp, socket.socket(type=socket.SOCK_DGRAM) as udp:
+        tcp.bind(("127.0.0.1", 0))
+        tcp.listen()
+        port = tcp.getsockname()[1]
+        udp.bind(("127.0.0.1", port))
+
+        def rows(*args: str) -> list[tuple[str, int]]:
+            out, err = io.StringIO(), io.StringIO()
+            assert main(["ports", *args, "--json"], {"DOCKER_HOST": "unix:///nonexistent"}, out, err) == 0
+            return sorted((r["protocol"], r["port"]) for r in json.loads(out.getvalue()))
+
+        assert rows(str(port)) == [("tcp", port), ("udp", port)]
+        assert rows(str(port), "--tcp") == rows(str(port), "-t") == [("tcp", port)]
+        assert rows(str(port), "-u") == [("udp", port)]
+        assert rows(str(port), "-t", "-u") == rows(str(port))
+        assert {p for _, p in rows("-t")} >= {port} and all(proto == "tcp" for proto, _ in rows("-t"))

@@ -273,6 +273,9 @@ def cmd_ports(args: argparse.Namespace, env: Env, out: TextIO, err: TextIO) -> i
     from dockspec.sockets import host_sockets
 
     if args.watch:
+        if args.json:
+            print("dockspec: ports --watch draws a table; for JSON use `dockspec events --json`", file=err)
+            return EXIT_USAGE
         return _ports_watch(args, env, out, err)
     pending = begin_detection(env=env)  # the daemons answer while this thread lists the host's sockets
     sockets = host_sockets()
