@@ -37,7 +37,7 @@ def test_docker_1_52_shape_without_legacy_fields() -> None:
 @pytest.mark.parametrize(
     ("action", "effect"),
     [("die", "drop"), ("died", "drop"), ("destroy", "drop"), ("remove", "drop"), ("stop", "drop"),
-     ("kill", "relist"), ("rename", "relist"), ("pause", "relist"), ("unpause", "relist"),
+     ("kill", "ignore"), ("rename", "relist"), ("pause", "relist"), ("unpause", "relist"),
      ("exec_died", "ignore"), ("exec_die", "ignore"), ("health_status: healthy", "ignore"), ("create", "ignore")],
 )
 def test_effects(action: str, effect: str) -> None:

@@ -8,12 +8,13 @@ and what each Action means are spec data, spec/events.yaml);
 keeps one map per daemon and their merge (an earlier daemon wins a key
 several claim, as detection merges). dockspec.watch does the I/O.
 
-On start, unpause, pause, rename and kill the container is listed again
+On start, unpause, pause and rename the container is listed again
 (the daemon's own list filtered on its id, `relist_target`), not
 inspected: the list answer goes through the very parser detection uses, so
 the map after an event equals what a fresh detection would show (ranges,
 wildcard addresses, names, compose), with no second parser for inspect's
-other shape. On die, stop, destroy and remove its bindings leave, no I/O.
+other shape. On die, stop, destroy and remove its bindings leave, no I/O; kill is
+ignored (a die follows when it ends the container).
 """
 
 from __future__ import annotations
