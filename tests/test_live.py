@@ -132,3 +132,36 @@ def test_ports_port_and_protocol_filters_on_real_sockets() -> None:
         assert rows(str(port), "-u") == [("udp", port)]
         assert rows(str(port), "-t", "-u") == rows(str(port))
         assert {p for _, p in rows("-t")} >= {port} and all(proto == "tcp" for proto, _ in rows("-t"))
+
+
+def test_late_headers_are_awaited_only_for_the_podman_versions_that_send_them_late() -> None:
+    for version, late_ok in (("5.2.1", True), ("4.3.1", False)):
+        headers = [("Libpod-Api-Version", version), ("Server", f"Libpod/{version} (linux)")]
+
+        def stream(conn: socket.socket, headers: list[tuple[str, str]] = headers) -> None:
+            time.sleep(1.2)  # past the 0.5 s deadline: headers only with the first event
+            head = "".join(f"{k}: {v}\r\n" for k, v in headers)
+            conn.sendall(f"HTTP/1.1 200 OK\r\n{head}Transfer-Encoding: chunked\r\n\r\n".encode())
+            data = line("die", OLD)
+            conn.sendall(b"%x\r\n%s\r\n" % (len(data), data))
+            until_closed(conn)
+
+        body = json.dumps([{"Id": OLD, "Names": ["old"], "Image": "bb", "Ports": [
+            {"host_ip": "", "host_port": 8080, "container_port": 80, "protocol": "tcp", "range": 1}]}])
+        routes = {
+            ("GET", "/containers/json"): http_response(200, "[]", headers),
+            ("GET", "/v4.0.0/libpod/containers/json"): http_response(200, body, headers),
+            ("GET", events_target()): stream,
+        }
+        with fake_daemon(routes) as daemon:  # type: ignore[arg-type]
+            env = Env(platform="linux", environ={"DOCKER_HOST": daemon.url})
+            with watch(env=env, limits=Limits(deadline=0.5, max_reconnect_delay=5)) as live:
+                first = live.get(3)
+                if late_ok:
+                    assert first is not None and first.added
+                    second = live.get(3)
+                    assert second is not None and second.removed
+                else:
+                    assert first is None
+                    assert "before the deadline" in live.errors[daemon.url]
+            assert live.join(2)
