@@ -15,7 +15,7 @@ import pytest
 SRC = Path(__file__).resolve().parents[1] / "src" / "dockspec"
 CORE = [
     "_http.py", "containers.py", "ports.py", "daemons.py", "endpoints.py", "podman.py", "hosts.py", "models.py",
-    "contexts.py", "addresses.py", "cgroups.py",
+    "contexts.py", "addresses.py", "cgroups.py", "events.py",
 ]
 FORBIDDEN_MODULES = {"socket", "ssl", "threading", "subprocess", "time", "selectors", "asyncio", "dockspec._io"}
 FORBIDDEN_CALLS = {"open", "getenv"}

@@ -58,7 +58,9 @@ if TYPE_CHECKING:
         start_detection,
         stop_container,
     )
+    from dockspec.events import PortMapChange
     from dockspec.hosts import parse_docker_host
+    from dockspec.live import Watch, watch
     from dockspec.podman import (
         RootlessPodmanResolver,
         is_podman_rootlessport_process,
@@ -87,6 +89,9 @@ _LAZY = {
     "RootlessPodmanResolver": "dockspec.podman",
     "is_podman_rootlessport_process": "dockspec.podman",
     "lookup_rootless_podman_container": "dockspec.podman",
+    "PortMapChange": "dockspec.events",
+    "Watch": "dockspec.live",
+    "watch": "dockspec.live",
 }
 
 __all__ = [
@@ -111,6 +116,7 @@ __all__ = [
     "Limits",
     "NotFound",
     "PortKey",
+    "PortMapChange",
     "Protocol",
     "PublishedContainerMatch",
     "RootlessPodmanResolver",
@@ -118,6 +124,7 @@ __all__ = [
     "SpecError",
     "StopOutcome",
     "StopReport",
+    "Watch",
     "__version__",
     "await_detection",
     "begin_detection",
@@ -137,6 +144,7 @@ __all__ = [
     "short_container_id",
     "start_detection",
     "stop_container",
+    "watch",
 ]
 
 

@@ -16,7 +16,7 @@ import h11
 from dockspec.errors import InvalidResponse
 from dockspec.models import DEFAULT_LIMITS, Limits
 
-__all__ = ["Response", "ResponseReader", "build_request"]
+__all__ = ["Response", "ResponseReader", "StreamReader", "build_request"]
 
 USER_AGENT = "dockspec"
 
@@ -149,3 +149,59 @@ class ResponseReader:
         body = self._body.getvalue()
         self._body = io.BytesIO()
         return Response(status=head.status_code, headers=headers, body=body)
+
+
+class StreamReader:
+    """The head, then the body bytes as they come, of one streamed answer (/events), within the limits.
+
+    feed(data) returns the body bytes `data` completes (maybe b""); `head`
+    is set once the status line and headers are in (the header cap
+    applies to them as in ResponseReader); `ended` once the daemon ends the
+    body or closes (feed(b"")). Memory: what h11 holds of one fed slice and
+    an unfinished chunk-size line (capped by max_header_bytes), nothing more:
+    the caller cuts the body into lines (dockspec.events.EventLines).
+    """
+
+    __slots__ = ("_conn", "_head_bytes", "_limits", "ended", "head")
+
+    def __init__(self, limits: Limits = DEFAULT_LIMITS) -> None:
+        self._limits = limits
+        self._conn = h11.Connection(h11.CLIENT, max_incomplete_event_size=limits.max_header_bytes)
+        self._conn.send(h11.Request(method="GET", target="/", headers=[("Host", "localhost")]))
+        self._conn.send(h11.EndOfMessage())
+        self._head_bytes = 0
+        self.head: Response | None = None
+        self.ended = False
+
+    def feed(self, data: bytes) -> bytes:
+        if self.head is None:
+            self._head_bytes += len(data)
+        out = []
+        try:
+            self._conn.receive_data(data)
+            while True:
+                event = self._conn.next_event()
+                if event is h11.NEED_DATA or event is h11.PAUSED:
+                    break
+                if isinstance(event, h11.InformationalResponse | h11.Response):
+                    size = self._head_bytes - len(self._conn.trailing_data[0])
+                    cap = self._limits.max_header_bytes
+                    if size > cap:
+                        raise InvalidResponse(f"header blocks of {size} bytes exceed the {cap}-byte cap")
+                    if isinstance(event, h11.Response):
+                        headers = tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in event.headers)
+                        self.head = Response(status=event.status_code, headers=headers, body=b"")
+                elif isinstance(event, h11.Data):
+                    out.append(bytes(event.data))
+                elif isinstance(event, h11.EndOfMessage | h11.ConnectionClosed):
+                    self.ended = True
+                    break
+        except h11.RemoteProtocolError as exc:
+            if exc.error_status_hint == 431:
+                raise InvalidResponse(
+                    f"an unfinished header block (or chunk line) exceeds the {self._limits.max_header_bytes}-byte cap"
+                ) from None
+            raise InvalidResponse(f"malformed HTTP from the daemon: {exc}") from None
+        if self.ended and self.head is None:
+            raise InvalidResponse("the daemon closed the connection before its headers")
+        return b"".join(out)

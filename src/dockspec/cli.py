@@ -30,6 +30,8 @@ from dockspec.models import Ambiguous, ContainerInfo, Found, PortKey, Protocol, 
 
 if TYPE_CHECKING:
     from dockspec.detect import DaemonReport, Detection
+    from dockspec.events import PortMapChange
+    from dockspec.live import Watch
     from dockspec.sockets import Attribution, HostSocket
     from dockspec.trust import Trust
 
@@ -323,6 +325,11 @@ def cmd_ports(args: argparse.Namespace, env: Env, out: TextIO, err: TextIO) -> i
     from dockspec.detect import begin_detection, trust_of
     from dockspec.sockets import host_sockets
 
+    if args.watch:
+        if args.json:
+            print("dockspec: ports --watch draws a table; for JSON use `dockspec events --json`", file=err)
+            return EXIT_USAGE
+        return _ports_watch(args, env, out, err)
     pending = begin_detection(env=env)  # the daemons answer while this thread lists the host's sockets
     sockets = host_sockets()
     detection = pending.detection()
@@ -331,12 +338,8 @@ def cmd_ports(args: argparse.Namespace, env: Env, out: TextIO, err: TextIO) -> i
     else:
         print(NO_DAEMON_LINE, file=err)
     trust = trust_of(detection, env)  # what each daemon may name, by who serves it (docs/security.md)
-    rows = [
-        (sock, found)
-        for sock, found in _attributions(sockets, detection, env, trust)
-        if not args.containers_only or found.container is not None or found.candidates
-    ]
-    unheld = _unheld(sockets, trust)
+    rows = _ports_rows(args, sockets, detection, env, trust)
+    unheld = [(key, info) for key, info in _unheld(sockets, trust) if _wanted(args, key[2], key[1])]
     user = _user_names()
     if args.json:
         objects = [
@@ -370,6 +373,38 @@ def cmd_ports(args: argparse.Namespace, env: Env, out: TextIO, err: TextIO) -> i
         objects.sort(key=lambda o: (o["port"], o["protocol"]))  # stable: each port's unheld rows after its sockets
         _print_json(objects, out)
         return EXIT_OK
+    print(_ports_table(rows, unheld), file=out)
+    geteuid = getattr(os, "geteuid", None)
+    if geteuid is not None and geteuid() != 0 and any(sock.pid is None for sock, _ in rows):
+        print("dockspec: some sockets' processes are not visible to this user (run as root to see them)", file=err)
+    return EXIT_OK
+
+
+def _wanted(args: argparse.Namespace, protocol: Protocol, port: int) -> bool:
+    """PORT and --tcp/--udp (ss's -t/-u: both or neither mean both)."""
+    if args.port is not None and port != args.port:
+        return False
+    return (not args.tcp and not args.udp) or (args.tcp and protocol is Protocol.TCP) or (
+        args.udp and protocol is Protocol.UDP
+    )
+
+
+def _ports_rows(
+    args: argparse.Namespace, sockets: Iterable[HostSocket], detection: Detection, env: Env, trust: Trust
+) -> list[tuple[HostSocket, Attribution]]:
+    """The sockets `ports` shows: PORT, --tcp/--udp, --containers-only."""
+    chosen = [s for s in sockets if _wanted(args, s.protocol, s.port)]
+    return [
+        (sock, found)
+        for sock, found in _attributions(chosen, detection, env, trust)
+        if not args.containers_only or found.container is not None or found.candidates
+    ]
+
+
+def _ports_table(
+    rows: list[tuple[HostSocket, Attribution]], unheld: Iterable[tuple[PortKey, ContainerInfo]] = ()
+) -> str:
+    user = _user_names()
     table: list[tuple[tuple[int, str], list[str]]] = []
     for sock, a in rows:
         if a.container is not None:
@@ -387,10 +422,82 @@ def cmd_ports(args: argparse.Namespace, env: Env, out: TextIO, err: TextIO) -> i
         table.append(((port, protocol.value), cells))
     table.sort(key=lambda row: row[0])  # stable, as the JSON
     headers = ["PROTO", "LOCAL ADDRESS", "PID", "USER", "PROCESS", "CONTAINER", "IMAGE"]
-    print(_table(headers, [cells for _, cells in table]), file=out)
-    geteuid = getattr(os, "geteuid", None)
-    if geteuid is not None and geteuid() != 0 and any(sock.pid is None for sock, _ in rows):
-        print("dockspec: some sockets' processes are not visible to this user (run as root to see them)", file=err)
+    return _table(headers, [cells for _, cells in table])
+
+
+# ANSI: cursor home, then clear the screen (only written to a terminal).
+CLEAR = "\x1b[H\x1b[2J"
+WATCH_REFRESH = 1.0
+"""Seconds `ports --watch` waits for a change before it looks at the host's sockets again."""
+
+
+def _watch_detection(live: Watch) -> Detection:
+    """The watch's map as a Detection, for the attribution `ports` does (containers: those with bindings)."""
+    from dockspec.detect import Detection
+
+    port_map = live.port_map
+    return Detection(live.reports(), False, port_map, {c.id: c for c in port_map.containers()}, dict(live.engines))
+
+
+def _ports_watch(args: argparse.Namespace, env: Env, out: TextIO, err: TextIO) -> int:
+    """`ports --watch`: the table again whenever the port map or the host's sockets change; Ctrl-C ends it."""
+    from dockspec.detect import trust_of
+    from dockspec.live import watch
+    from dockspec.sockets import host_sockets
+
+    tty = out.isatty()
+    shown = None
+    with watch(env=env) as live:
+        live.get(min(1.0, WATCH_REFRESH))  # the first lists, so the first table names containers
+        while True:
+            detection = _watch_detection(live)
+            trust = trust_of(detection, env)  # as `ports`: each daemon names only what it may (docs/security.md)
+            sockets = host_sockets()
+            unheld = [(key, info) for key, info in _unheld(sockets, trust) if _wanted(args, key[2], key[1])]
+            text = _ports_table(_ports_rows(args, sockets, detection, env, trust), unheld)
+            if text != shown:
+                out.write((CLEAR if tty else ("\n" if shown is not None else "")) + text + "\n")
+                out.flush()
+                shown = text
+            live.get(WATCH_REFRESH)
+            while live.get(0.05) is not None:  # a burst of changes: one redraw
+                pass
+
+
+def _change_lines(change: PortMapChange, engines: dict[str, str]) -> list[dict[str, Any]]:
+    """The JSON objects of one change: each binding removed, then each added (docs/cli.md)."""
+    return [
+        {
+            "change": kind,
+            "protocol": key[2].value,
+            "ip": key[0],
+            "port": key[1],
+            "container": _container_json(info, engines),
+            "daemon": info.daemon,
+        }
+        for kind, bindings in (("removed", change.removed), ("added", change.added))
+        for key, info in bindings
+    ]
+
+
+def cmd_events(args: argparse.Namespace, env: Env, out: TextIO, err: TextIO) -> int:
+    """One line per published socket that comes or goes, until Ctrl-C (the first lines: what is published now)."""
+    import json
+
+    from dockspec.live import watch
+
+    with watch(env=env) as live:
+        for change in live:
+            for item in _change_lines(change, dict(live.engines)):
+                if args.json:
+                    out.write(json.dumps(item) + "\n")
+                else:
+                    name = item["container"]["name"]
+                    image = item["container"]["image"] or "-"
+                    row = [item["change"], item["protocol"], _address(item["ip"], item["port"]), name, image,
+                           item["daemon"] or "-"]
+                    out.write("  ".join(_cell(cell) for cell in row) + "\n")
+            out.flush()
     return EXIT_OK
 
 
@@ -727,6 +834,12 @@ def _seconds(text: str) -> int:
     return int(text)
 
 
+def _port(text: str) -> int:
+    if not text.isascii() or not text.isdigit() or len(text) > 5 or not 1 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"not a port from 1 to 65535: {text!r}")
+    return int(text)
+
+
 def build_parser(out: TextIO | None = None, err: TextIO | None = None) -> argparse.ArgumentParser:
     """The argparse tree, printing to `out` and `err` (stdout, stderr); every subcommand takes --json."""
     out = sys.stdout if out is None else out
@@ -751,6 +864,11 @@ def build_parser(out: TextIO | None = None, err: TextIO | None = None) -> argpar
 
     ports = command("ports", cmd_ports, help="listening sockets and the containers that own them")
     ports.add_argument("--containers-only", action="store_true", help="hide sockets no container owns")
+    ports.add_argument("port", metavar="PORT", nargs="?", type=_port, help="only sockets on this local port")
+    ports.add_argument("-t", "--tcp", action="store_true", help="only TCP sockets (with --udp: both)")
+    ports.add_argument("-u", "--udp", action="store_true", help="only UDP sockets (with --tcp: both)")
+    ports.add_argument("--watch", action="store_true", help="redraw the table whenever it changes (Ctrl-C ends)")
+    command("events", cmd_events, help="one line per published socket that comes or goes (Ctrl-C ends)")
     command("ps", cmd_ps, help="running containers of every daemon, with published ports")
     who = command(
         "who",

@@ -128,11 +128,12 @@ class ContainerPortMap(Mapping[PortKey, ContainerInfo]):
     lookup and keeps it in `_index`.
     """
 
-    __slots__ = ("_index", "_map")
+    __slots__ = ("_index", "_map", "_owners")
 
     def __init__(self, bindings: Mapping[PortKey, ContainerInfo] | None = None) -> None:
         self._map: dict[PortKey, ContainerInfo] = dict(bindings or {})
         self._index: Any = None
+        self._owners: Any = None  # dockspec.events: the keys of each container, built at the first event
         for key in self._map:
             if not (
                 key.__class__ is tuple
@@ -142,6 +143,15 @@ class ContainerPortMap(Mapping[PortKey, ContainerInfo]):
                 and (key[0] is None or key[0].__class__ is str)
             ):
                 raise TypeError(f"a ContainerPortMap key is (str | None, int, Protocol), not {key!r}")
+
+    @classmethod
+    def _trusted(cls, bindings: dict[PortKey, ContainerInfo]) -> ContainerPortMap:
+        """A map of `bindings` (taken, not copied) whose keys come from a map or a parse: no key check."""
+        self = cls.__new__(cls)
+        self._map = bindings
+        self._index = None
+        self._owners = None
+        return self
 
     def __getitem__(self, key: PortKey) -> ContainerInfo:
         return self._map[key]
@@ -242,6 +252,17 @@ class Limits:
         runtime config is 10-30 KiB; a huge environment fits in 1 MiB).
     max_resolve_bytes: every storage byte one resolution reads, together.
     resolve_deadline: seconds for one resolution, its reads together.
+
+    dockspec.watch, per /events stream (connecting and the answer's headers
+    obey `deadline`; a stream then has no whole-read deadline):
+    max_event_bytes: one event line (Docker's carry every container label
+        in Actor.Attributes; a few KiB); also the most an unfinished line
+        holds in memory.
+    max_event_depth: how deeply [ and { may nest in one event (they nest 3).
+    max_pending_changes: changes queued for a caller who does not iterate;
+        the streams then wait (the daemon's socket fills, not our memory).
+    max_reconnect_delay: the longest wait between reconnects to a daemon
+        that went away (the delay doubles from 0.1 s up to this).
     """
 
     deadline: float = 3.0
@@ -253,6 +274,10 @@ class Limits:
     max_oci_config_bytes: int = 1024 * 1024
     max_resolve_bytes: int = 64 * 1024 * 1024
     resolve_deadline: float = 1.0
+    max_event_bytes: int = 256 * 1024
+    max_event_depth: int = 16
+    max_pending_changes: int = 1024
+    max_reconnect_delay: float = 5.0
 
 
 DEFAULT_LIMITS = Limits()

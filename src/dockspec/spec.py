@@ -30,6 +30,7 @@ RULES_FILES = {
     "podman_storage": "podman_storage.yaml",
     "discovery": "discovery.yaml",
     "cgroups": "cgroups.yaml",
+    "events": "events.yaml",
 }
 
 
