@@ -7,25 +7,19 @@ and from the engines' own CLIs; the sync calls are the second reference.
 from __future__ import annotations
 
 import asyncio
-import json
-import os
-from pathlib import Path
 
 import pytest
 
 from dockspec import Env, StopOutcome, aio, detect_containers, short_container_id
 from dockspec.detect import detect_daemons
-from tests.integration.conftest import Daemons
+from tests.integration.conftest import BEDS, Daemons, load_bed
 from tests.integration.test_discovery_live import Discovery, discovery, ssh_children, tls_env  # noqa: F401
 from tests.integration.test_live import DAEMONS, expected_bindings, is_running, run_throwaway
 
 pytestmark = pytest.mark.live
 
-FORKY = Path(os.environ.get("DOCKSPEC_ENGINES_STATE", "/run/dockspec-engines"))
-
-
-def test_aio_detection_equals_sync_on_the_debian_12_bed(daemons: Daemons) -> None:
-    """No DOCKER_HOST: all three daemons of the bed, asked at once, give the sync call's map."""
+def test_aio_detection_equals_sync_on_each_bed(daemons: Daemons) -> None:
+    """No DOCKER_HOST: all three daemons of the bed (as its users reach them), asked at once, give the sync map."""
     env = daemons.detection_env()
     ours = asyncio.run(aio.detect_containers(env=env))
     sync = detect_containers(env=env)
@@ -42,13 +36,10 @@ def test_aio_detection_equals_sync_on_the_debian_12_bed(daemons: Daemons) -> Non
 
 @pytest.fixture(scope="module")
 def forky() -> Daemons:
-    env_file, containers = FORKY / "env", FORKY / "containers.json"
-    if not env_file.exists() or not containers.exists():
-        pytest.skip(f"the forky bed is not up ({env_file} missing): `bash scripts/engines.sh up`")
-    env = dict(
-        line.split("=", 1) for line in env_file.read_text().splitlines() if "=" in line and not line.startswith("#")
-    )
-    return Daemons(env, json.loads(containers.read_text()))
+    bed = load_bed("forky")
+    if bed is None:
+        pytest.skip(f"the forky bed is not up ({BEDS['forky']}/env missing): `bash scripts/engines.sh up`")
+    return bed
 
 
 @pytest.mark.parametrize(
@@ -95,7 +86,9 @@ def test_aio_over_tls_equals_sync(discovery: Discovery) -> None:  # noqa: F811
     assert "no client certificate was offered" in (nocert.reports[0].error or "")
 
 
-def test_aio_over_ssh_equals_sync(daemons: Daemons, discovery: Discovery) -> None:  # noqa: F811
+def test_aio_over_ssh_equals_sync(debian12: Daemons, discovery: Discovery) -> None:  # noqa: F811
+    """discovery.sh's sshd dials the host's Docker (the Debian 12 bed's)."""
+    daemons = debian12
     url = f"ssh://root@{discovery['DOCKSPEC_SSH_BARE_ALIAS']}:{discovery['DOCKSPEC_SSH_PORT']}"
     env = Env(uid=0, home="/nonexistent", environ={"DOCKER_HOST": url})
     ours = asyncio.run(aio.detect_containers(env=env))

@@ -29,8 +29,6 @@ from tests.integration.conftest import CHOOSERS, Daemons
 
 pytestmark = pytest.mark.live
 
-PENDING = pytest.mark.xfail(strict=True, reason="pending: pasta holder / root probing /run/user (issue 12)")
-
 
 @attrs.frozen
 class Listener:
@@ -110,7 +108,7 @@ CASES = [
     ("forky", "xdg", "podman-rootless", "all"),
     ("forky", "CONTAINER_HOST", "podman-rootless", "all"),
     ("forky", "nothing-set", "podman-rootless", "own-network"),
-    pytest.param("forky", "nothing-set", "podman-rootless", "default-network", marks=PENDING),
+    pytest.param("forky", "nothing-set", "podman-rootless", "default-network"),
 ]
 
 
