@@ -10,6 +10,15 @@
 #   DOCKER_TCP, PODMAN_SOCK,
 #   eng DAEMON ARGS...   the daemon's own CLI
 
+# What a bed starts must keep no descriptor of its caller: under `flock LOCK
+# bash scripts/X.sh up` its long-lived processes (dockerd, podman,
+# aardvark-dns, ...) would hold the lock for as long as they run. Every
+# inherited descriptor but 0-2 (and 255, bash's own copy of the script) goes.
+for _fd in /proc/$$/fd/*; do
+  case ${_fd##*/} in 0|1|2|255) ;; *) eval "exec ${_fd##*/}>&-" 2>/dev/null || true ;; esac
+done
+unset _fd
+
 # shellcheck disable=SC2034  # used by the scripts that source this one
 STD_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)

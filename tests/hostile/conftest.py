@@ -34,6 +34,20 @@ def _warm_up() -> Iterator[None]:
     yield
 
 
+@pytest.fixture
+def root_listener() -> Iterator[int]:
+    """A TCP listener of this (root) test process, on 127.0.0.1: its port."""
+    import socket
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(1)
+    try:
+        yield sock.getsockname()[1]
+    finally:
+        sock.close()
+
+
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     if hasattr(report, "wasxfail"):
         XFAILED.add(report.nodeid)

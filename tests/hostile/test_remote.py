@@ -14,7 +14,6 @@ import io
 import json
 import os
 import shutil
-import socket
 import subprocess
 from collections.abc import Iterator
 from typing import Any
@@ -64,17 +63,6 @@ def netns() -> Iterator[tuple[str, str, str]]:
         host_addresses.cache_clear()
 
 
-@pytest.fixture
-def held() -> Iterator[int]:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(1)
-    try:
-        yield sock.getsockname()[1]
-    finally:
-        sock.close()
-
-
 def _routes(port: int) -> dict[tuple[str, str], bytes]:
     body = [{"Id": "7" * 64, "Names": ["/far"], "Image": "img:1", "State": "running", "Labels": {},
              "Ports": [{"IP": "", "PublicPort": port, "PrivatePort": 80, "Type": "tcp"}]}]
@@ -99,16 +87,16 @@ def _outcomes(url: str, port: int) -> tuple[Any, ...]:
     return endpoints[0]["local"], [c["name"] for c in ps], who, [c["name"] for c in found], named
 
 
-def test_a_remote_daemon_is_listed_but_names_no_local_socket(netns: tuple[str, str, str], held: int) -> None:
+def test_a_remote_daemon_is_listed_but_names_no_local_socket(netns: tuple[str, str, str], root_listener: int) -> None:
     name, _, remote = netns
-    with served_as(0, 0, _routes(held), netns=name, tcp=True, host=remote) as url:
+    with served_as(0, 0, _routes(root_listener), netns=name, tcp=True, host=remote) as url:
         assert url.startswith(f"tcp://{remote}:")
-        assert (False, ["far"], 1, [], None) == _outcomes(url, held)
+        assert (False, ["far"], 1, [], None) == _outcomes(url, root_listener)
 
 
-def test_a_tcp_daemon_on_an_address_of_this_host_is_local(netns: tuple[str, str, str], held: int) -> None:
+def test_a_tcp_daemon_on_an_address_of_this_host_is_local(netns: tuple[str, str, str], root_listener: int) -> None:
     _, local, _ = netns
-    with fake_daemon(_routes(held), tcp=True, host=local) as daemon:
-        assert (True, ["far"], 0, ["far"], "far") == _outcomes(daemon.url, held)
-    with fake_daemon(_routes(held), tcp=True) as loopback:
-        assert (True, ["far"], 0, ["far"], "far") == _outcomes(loopback.url, held)
+    with fake_daemon(_routes(root_listener), tcp=True, host=local) as daemon:
+        assert (True, ["far"], 0, ["far"], "far") == _outcomes(daemon.url, root_listener)
+    with fake_daemon(_routes(root_listener), tcp=True) as loopback:
+        assert (True, ["far"], 0, ["far"], "far") == _outcomes(loopback.url, root_listener)

@@ -14,7 +14,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -107,18 +106,6 @@ def user_dir(user: Any) -> Iterator[Path]:
         yield path
     finally:
         subprocess.run(["rm", "-rf", str(path)], check=False)
-
-
-@pytest.fixture
-def root_listener() -> Iterator[int]:
-    """A TCP listener of this (root) test process."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(1)
-    try:
-        yield sock.getsockname()[1]
-    finally:
-        sock.close()
 
 
 def test_a_users_daemon_cannot_claim_a_port_root_holds(user: Any, user_dir: Path, root_listener: int) -> None:

@@ -175,13 +175,23 @@ def daemons(request: pytest.FixtureRequest) -> Iterator[Daemons]:
         shutil.rmtree(where, ignore_errors=True)
 
 
+def _one_bed(name: str) -> Daemons:
+    bed = load_bed(name)
+    if bed is None:
+        pytest.skip(f"the {name} bed is not up ({BEDS[name]}/env missing): run `{UP[name]}`")
+    return bed
+
+
 @pytest.fixture(scope="session")
 def debian12() -> Daemons:
     """The Debian 12 bed alone (discovery tests: the host's docker and podman CLIs, discovery.sh's TLS and ssh)."""
-    bed = load_bed("debian12")
-    if bed is None:
-        pytest.skip(f"the debian12 bed is not up ({BEDS['debian12']}/env missing): run `{UP['debian12']}`")
-    return bed
+    return _one_bed("debian12")
+
+
+@pytest.fixture(scope="session")
+def forky() -> Daemons:
+    """The forky bed alone, as its script recorded it (no context or connection made)."""
+    return _one_bed("forky")
 
 
 def all_beds() -> list[Daemons]:

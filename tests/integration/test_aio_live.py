@@ -12,7 +12,7 @@ import pytest
 
 from dockspec import Env, StopOutcome, aio, detect_containers, short_container_id
 from dockspec.detect import detect_daemons
-from tests.integration.conftest import BEDS, Daemons, load_bed
+from tests.integration.conftest import Daemons
 from tests.integration.test_discovery_live import Discovery, discovery, ssh_children, tls_env  # noqa: F401
 from tests.integration.test_live import DAEMONS, expected_bindings, is_running, run_throwaway
 
@@ -32,14 +32,6 @@ def test_aio_detection_equals_sync_on_each_bed(daemons: Daemons) -> None:
     }
     detection = asyncio.run(aio.detect_daemons(env=env))
     assert detection.engines == detect_daemons(env=env).engines
-
-
-@pytest.fixture(scope="module")
-def forky() -> Daemons:
-    bed = load_bed("forky")
-    if bed is None:
-        pytest.skip(f"the forky bed is not up ({BEDS['forky']}/env missing): `bash scripts/engines.sh up`")
-    return bed
 
 
 @pytest.mark.parametrize(

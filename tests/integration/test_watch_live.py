@@ -21,6 +21,8 @@ from typing import Any
 import attrs
 import pytest
 
+from tests.test_cli import RESET_SIGINT_AND_EXEC
+
 pytestmark = pytest.mark.live
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -79,9 +81,11 @@ class Events:
     def __init__(self, d: Daemon) -> None:
         environ = {k: v for k, v in os.environ.items() if k not in ("CONTAINER_HOST", "DOCKER_CONTEXT")}
         environ["DOCKER_HOST"] = "unix://" + d.sock
+        # A shell's background job (CI) starts with SIGINT ignored and a child inherits that; a terminal's
+        # Ctrl-C reaches a process whose SIGINT is the default: give the child the default.
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "dockspec", "events", "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            text=True, env=environ, cwd=ROOT,
+            [sys.executable, "-c", RESET_SIGINT_AND_EXEC, sys.executable, "-m", "dockspec", "events", "--json"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environ, cwd=ROOT,
         )
         self.lines: queue.Queue[dict[str, Any]] = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()
