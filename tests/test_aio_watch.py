@@ -214,3 +214,107 @@ def test_a_full_queue_holds_the_stream_and_the_order_is_the_maps() -> None:
     assert len(changes) == 6 and len(changes[0].added) == 5
     assert [c.removed[0][1].name for c in changes[1:]] == [f"c{i}" for i in range(5)]
     assert len(changes[-1].port_map) == 0
+
+
+def both_errors(routes: dict[tuple[str, str], object], limits: Limits, seconds: float = 1.0, **kw: object) -> list[str]:
+    """The sync watch's and the aio watch's error on the same fake daemon after `seconds`."""
+    from dockspec import watch
+
+    with fake_daemon(routes, **kw) as daemon:  # type: ignore[arg-type]
+        env = Env(platform="linux", environ={"DOCKER_HOST": daemon.url})
+        with watch(env=env, limits=limits) as live:
+            time.sleep(seconds)
+            sync = dict(live.errors)
+        assert live.join(2)
+
+        async def main() -> dict[str, str]:
+            async with aio.watch(env=env, limits=limits) as live:
+                await asyncio.sleep(seconds)
+                return dict(live.errors)
+
+        ours = asyncio.run(main())
+    assert list(sync) == list(ours) == [daemon.url]
+    return [sync[daemon.url], ours[daemon.url]]
+
+
+def test_the_same_errors_as_the_sync_watch_for_oversized_headers_a_chunk_line_a_status_and_bad_framing() -> None:
+    good_list = http_response(200, json.dumps([container(OLD, "old", 8080)]), DOCKER_HEADERS)
+    limits = Limits(deadline=0.5, max_header_bytes=2048, max_reconnect_delay=5)
+    cases = {
+        "header blocks": b"HTTP/1.1 200 OK\r\n" + b"X-Pad: " + b"p" * 4096 + b"\r\n\r\n",
+        "chunk line": HEAD + b"1" * 4096,
+        "answered 500": HEAD.replace(b"200 OK", b"500 Internal Server Error"),  # held open: its status counts
+        "ended the events stream": http_response(500, '{"message":"no"}', DOCKER_HEADERS),  # whole, with the head
+        "malformed HTTP": HEAD + b"zz\r\n",
+    }
+    for words, events in cases.items():
+        def stream(conn: socket.socket, events: bytes = events) -> None:
+            conn.sendall(events)
+            until_closed(conn)
+
+        sync, ours = both_errors({("GET", "/containers/json"): good_list, ("GET", events_target()): stream}, limits)
+        assert sync == ours and words in ours, (words, sync, ours)
+
+
+def test_over_tcp() -> None:
+    def stream(conn: socket.socket) -> None:
+        conn.sendall(HEAD)
+        time.sleep(0.2)
+        conn.sendall(chunk(line("die", OLD)))
+        until_closed(conn)
+
+    routes = {
+        ("GET", "/containers/json"): http_response(200, json.dumps([container(OLD, "old", 8080)]), DOCKER_HEADERS),
+        ("GET", events_target()): stream,
+    }
+
+    async def main(url: str) -> list[PortMapChange]:
+        async with aio.watch(env=Env(platform="linux", environ={"DOCKER_HOST": url})) as live:
+            return [c for c in (await live.get(3), await live.get(3)) if c is not None]
+
+    with fake_daemon(routes, tcp=True) as daemon:  # type: ignore[arg-type]
+        first, second = asyncio.run(main(daemon.url))
+        host = [dict(h)[b"host"] for _, t, h in daemon.requests if t == events_target()]
+    assert [v.name for _, v in first.added] == ["old"] and [v.name for _, v in second.removed] == ["old"]
+    assert host == [daemon.url.removeprefix("tcp://").encode()]
+
+
+def test_cancelling_the_callers_task_closes_every_socket() -> None:
+    saw_close = threading.Event()
+
+    def stream(conn: socket.socket) -> None:
+        conn.sendall(HEAD)
+        until_closed(conn)
+        saw_close.set()
+
+    routes = {
+        ("GET", "/containers/json"): http_response(200, json.dumps([container(OLD, "old", 8080)]), DOCKER_HEADERS),
+        ("GET", events_target()): stream,
+    }
+    got: list[PortMapChange] = []
+
+    async def follow(url: str) -> None:
+        async with aio.watch(env=Env(platform="linux", environ={"DOCKER_HOST": url})) as live:
+            async for change in live:
+                got.append(change)
+
+    async def main(url: str) -> float:
+        task = asyncio.create_task(follow(url))
+        while not got:
+            await asyncio.sleep(0.01)
+        started = time.monotonic()
+        task.cancel()
+        try:
+            await task
+        except asyncio.CancelledError:
+            pass
+        return time.monotonic() - started
+
+    with fake_daemon(routes) as daemon:  # type: ignore[arg-type]
+        before = open_fds()
+        took = asyncio.run(asyncio.wait_for(main(daemon.url), 10))
+        assert took < 0.1 and saw_close.wait(1)
+        end = time.monotonic() + 1
+        while open_fds() != before and time.monotonic() < end:
+            time.sleep(0.01)
+        assert open_fds() == before
