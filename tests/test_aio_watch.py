@@ -318,3 +318,13 @@ def test_cancelling_the_callers_task_closes_every_socket() -> None:
         while open_fds() != before and time.monotonic() < end:
             time.sleep(0.01)
         assert open_fds() == before
+
+
+def test_the_backoff_both_watches_share() -> None:
+    from dockspec.live import Backoff
+
+    backoff = Backoff(Limits(max_reconnect_delay=0.5))
+    assert [backoff.next(False, 0.0) for _ in range(5)] == [0.1, 0.2, 0.4, 0.5, 0.5]
+    assert backoff.next(True, 0.4) == 0.5  # connected, but not for longer than the cap: no reset
+    assert backoff.next(True, 0.6) == 0.1 and backoff.next(False, 0.0) == 0.2  # a long connection: from the start
+    assert Backoff(Limits(max_reconnect_delay=0.0)).next(False, 0.0) == 0.1  # never below the first delay

@@ -13,6 +13,10 @@ daemon that starts later is picked up. Until a daemon is back its last
 bindings stay (Podman's containers outlive its service; the re-list
 corrects the rest).
 
+dockspec.aio.watch does the same with one asyncio task per endpoint; the
+pieces both need (the list's handling, the backoff, the endpoints, the
+reports) are this module's functions, the parsing is dockspec.events'.
+
 Thread-safe: one lock orders the merged map's updates and the queue; any
 thread may call close(), which returns at once (well within 100 ms); the
 threads end within a poll (0.2 s) or, mid-request, by that request's deadline.
