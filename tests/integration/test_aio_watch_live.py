@@ -18,7 +18,7 @@ from dockspec.aio import AioWatch
 from dockspec.models import ContainerInfo, PortKey
 from tests.integration.conftest import DAEMONS as KEYS
 from tests.integration.conftest import Daemons
-from tests.integration.test_watch_live import CMD, DAEMONS, daemon
+from tests.integration.test_watch_live import CMD, DAEMONS, _restart_rootless, daemon
 
 pytestmark = pytest.mark.live
 
@@ -106,3 +106,29 @@ def test_one_watch_follows_the_three_daemons_of_a_bed_as_its_users_reach_them(da
     finally:
         for k, d in ds.items():
             d.run("rm", "-f", names[k], check=False)
+
+
+@pytest.mark.parametrize("bed", ["debian12", "forky"])
+def test_a_watch_follows_a_daemon_killed_and_restarted(bed: str) -> None:
+    """The rootless Podman service killed and started again (test_watch_live's helper) under a running aio.watch."""
+    d = daemon(bed, "podman-rootless")
+    name = f"dsaiowatch-{os.getpid()}-restart"
+    d.run("rm", "-f", name, check=False)
+    url = "unix://" + d.sock
+
+    async def main() -> None:
+        async with aio.watch(env=Env(platform="linux", environ={"DOCKER_HOST": url})) as live:
+            assert await live.get(5) is not None, live.errors  # listed
+            await asyncio.to_thread(_restart_rootless, d)  # the test's thread (the helper blocks), not the watch's
+            # the old subscription died with the service: the new container's events can only come over a new one
+            await throwaway(d.cli, "run", "-d", "--name", name, "-p", f"127.0.0.1:{d.port}:80", d.image, "sh", "-c",
+                            CMD)
+            _, info = await wait_for(live, "added", d.port, timeout=15)
+            assert info.name == name
+            await throwaway(d.cli, "rm", "-f", name)
+            await wait_for(live, "removed", d.port)
+
+    try:
+        asyncio.run(asyncio.wait_for(main(), 120))
+    finally:
+        d.run("rm", "-f", name, check=False)
