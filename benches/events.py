@@ -16,12 +16,15 @@ With --latency, per real daemon of both beds (those that are up): a
 throwaway container with a published port is started, then killed; the
 latency is from the event's own `timeNano` (the daemon's clock, this
 host's) to the moment `dockspec.watch` yields the change, median of 3.
-Goal: <= 1 s.
+Goal: <= 1 s. With --aio too, `dockspec.aio.watch` follows the same daemon
+at the same time (its own loop on a thread of the bench's), so both are
+timed on the very same events.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import socket
@@ -40,7 +43,7 @@ sys.path.insert(0, str(HERE.parent))
 import compare  # noqa: E402
 import make_inputs  # noqa: E402
 
-from dockspec import Env, watch  # noqa: E402
+from dockspec import Env, aio, watch  # noqa: E402
 from dockspec.containers import parse_list  # noqa: E402
 from dockspec.events import apply_bindings, events_target, parse_event  # noqa: E402
 from dockspec.models import ContainerPortMap  # noqa: E402
@@ -160,15 +163,54 @@ class RawEvents:
                     self.received.setdefault(key, now)
 
 
-def latency_rows(runs: int) -> list[tuple[str, list[float], list[float], list[float]]]:
+class AioConsumer:
+    """dockspec.aio.watch in an event loop of its own (on a thread of the bench's): each change, timestamped."""
+
+    def __init__(self, env: Env) -> None:
+        self.seen: list[tuple[int, Any]] = []
+        self.ready = threading.Event()
+        self._stop: Any = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread = threading.Thread(target=lambda: asyncio.run(self._main(env)), daemon=True)
+        self._thread.start()
+        assert self.ready.wait(10)
+
+    async def _main(self, env: Env) -> None:
+        self._loop = asyncio.get_running_loop()
+        async with aio.watch(env=env) as live:
+            self._stop = live.aclose
+            while await live.get(3) is not None and await live.get(0.3) is not None:
+                pass  # the first list's changes
+            self.ready.set()
+            async for change in live:
+                self.seen.append((time.time_ns(), change))
+
+    def close(self) -> None:
+        assert self._loop is not None
+        asyncio.run_coroutine_threadsafe(self._stop(), self._loop).result(5)
+        self._thread.join(5)
+
+
+Latencies = tuple[str, list[float], list[float], list[float], list[float], list[float]]
+
+
+def _hit(seen: list[tuple[int, Any]], wanted: str, cid: str, port: int) -> int | None:
+    return next((at for at, change in list(seen) if any(
+        info.id == cid and key[1] == port for key, info in getattr(change, wanted))), None)
+
+
+def latency_rows(runs: int, with_aio: bool = False) -> list[Latencies]:
     cmd = 'trap "exit 0" TERM; httpd -p 80; while :; do sleep 1; done'
     out = []
     for label, sock, cli, image, port in real_daemons():
         ups: list[float] = []
         downs: list[float] = []
+        aio_ups: list[float] = []
+        aio_downs: list[float] = []
         sent: list[float] = []  # the die line: from its timeNano to a raw subscriber reading it
         raw = RawEvents(sock)
         env = Env(platform="linux", environ={"DOCKER_HOST": "unix://" + sock})
+        other = AioConsumer(env) if with_aio else None
         with watch(env=env) as live:
             while live.get(3) is not None and live.get(0.3) is not None:
                 pass  # the first list's changes
@@ -188,24 +230,28 @@ def latency_rows(runs: int) -> list[tuple[str, list[float], list[float], list[fl
 
                 run("run", "-d", "--name", name, "-p", f"127.0.0.1:{port}:80", image, "sh", "-c", cmd)
                 cid = run("inspect", "-f", "{{.Id}}", name)
-                for wanted, into in (("added", ups), ("removed", downs)):
+                for wanted, into, aio_into in (("added", ups, aio_ups), ("removed", downs, aio_downs)):
                     if wanted == "removed":
                         run("kill", name)
                     action = "start" if wanted == "added" else "die"
                     end = time.monotonic() + 10
                     while time.monotonic() < end:
-                        hit = next((at for at, change in list(seen) if any(
-                            info.id == cid and key[1] == port for key, info in getattr(change, wanted))), None)
+                        hit = _hit(seen, wanted, cid, port)
+                        aio_hit = _hit(other.seen, wanted, cid, port) if other else 0
                         stamp = raw.stamps.get((action, cid))
-                        if hit is not None and stamp is not None:
+                        if hit is not None and aio_hit is not None and stamp is not None:
                             into.append((hit - stamp) / 1e9)
+                            if other:
+                                aio_into.append((aio_hit - stamp) / 1e9)
                             if action == "die" and (action, cid) in raw.received:
                                 sent.append((raw.received[(action, cid)] - stamp) / 1e9)
                             break
                         time.sleep(0.01)
                 subprocess.run([*cli, "rm", "-f", name], capture_output=True, check=False, cwd="/", timeout=120)
+        if other:
+            other.close()
         raw.sock.close()
-        out.append((label, ups, downs, sent))
+        out.append((label, ups, downs, sent, aio_ups, aio_downs))
     return out
 
 
@@ -213,6 +259,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--latency", action="store_true", help="also the real daemons (run under the live lock)")
+    parser.add_argument("--aio", action="store_true", help="with --latency: dockspec.aio.watch beside dockspec.watch")
     args = parser.parse_args(argv)
     repeats, min_sample = (3, 0.005) if args.quick else (15, 0.05)
     print(f"# benches/events.py, {compare.machine()}")
@@ -225,13 +272,17 @@ def main(argv: list[str] | None = None) -> int:
               f"| {ratio:8.4f} | <= {limit} {'met' if ratio <= limit else 'MISSED'} |")
     if args.latency:
         print()
-        print("| daemon | start -> added (s) | die -> removed (s) | die line read by a raw subscriber (s) | goal |")
-        print("|---|---|---|---|---|")
-        for label, ups, downs, sent in latency_rows(3):
+        extra = " aio start -> added (s) | aio die -> removed (s) |" if args.aio else ""
+        head = "| daemon | start -> added (s) | die -> removed (s) | die line read by a raw subscriber (s) |"
+        print(f"{head}{extra} goal |")
+        print("|---|---|---|---|" + ("---|---|" if args.aio else "") + "---|")
+        for label, ups, downs, sent, aio_ups, aio_downs in latency_rows(3, args.aio):
             def fmt(values: list[float]) -> str:
                 return f"median {statistics.median(values):.3f}, max {max(values):.3f}" if values else "not seen"
-            worst = max(ups + downs) if ups and downs else float("inf")
-            print(f"| {label} | {fmt(ups)} | {fmt(downs)} | {fmt(sent)} | <= 1 s {'met' if worst <= 1 else 'MISSED'} |")
+            worst = max(ups + downs + aio_ups + aio_downs) if ups and downs else float("inf")
+            cells = f" {fmt(aio_ups)} | {fmt(aio_downs)} |" if args.aio else ""
+            verdict = "met" if worst <= 1 else "MISSED"
+            print(f"| {label} | {fmt(ups)} | {fmt(downs)} | {fmt(sent)} |{cells} <= 1 s {verdict} |")
     return 0
 
 

@@ -30,6 +30,11 @@ ssh, all feeding the same sans-IO HTTP reader.
   default executor); an IP literal needs no lookup.
 - Cancelling a call closes its sockets (an ssh is killed and reaped) before
   the cancellation propagates.
+
+`watch()` is dockspec.watch in the loop: `async with aio.watch() as
+changes: async for change in changes: ...`, one task per endpoint (no
+thread), the same subscription, list, event parser, merge, backoff and
+Limits (dockspec.live, dockspec.events), over _io.aio_transport.AioStream.
 """
 
 from __future__ import annotations
@@ -37,11 +42,14 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from collections.abc import Callable
+from types import TracebackType
 
 from dockspec._generated.models import Spec
 from dockspec._http import Response
-from dockspec._io.aio_transport import exchange
+from dockspec._io.aio_transport import AioStream, exchange
 from dockspec._io.net import Unreachable
+from dockspec._io.transport import same_target
 from dockspec.containers import LabelChoice
 from dockspec.daemons import ListPlan
 from dockspec.detect import (
@@ -59,10 +67,29 @@ from dockspec.detect import (
     stop_endpoints,
 )
 from dockspec.env import Env
-from dockspec.errors import DockspecError
-from dockspec.models import DEFAULT_LIMITS, ContainerPortMap, Endpoint, Limits, StopOutcome
+from dockspec.errors import DockspecError, InvalidResponse
+from dockspec.events import (
+    EventLines,
+    MergedView,
+    PortMapChange,
+    events_target,
+    late_headers,
+    parse_event,
+    relist_target,
+)
+from dockspec.live import Backoff, Served, _Daemon, daemon_reports, watched_endpoints
+from dockspec.models import DEFAULT_LIMITS, ContainerInfo, ContainerPortMap, Endpoint, Limits, PortKey, StopOutcome
 
-__all__ = ["detect_containers", "detect_daemons", "probe", "probe_endpoints", "request_stop", "stop_container"]
+__all__ = [
+    "AioWatch",
+    "detect_containers",
+    "detect_daemons",
+    "probe",
+    "probe_endpoints",
+    "request_stop",
+    "stop_container",
+    "watch",
+]
 
 
 async def probe(
@@ -218,3 +245,213 @@ async def _inspect_all(
         return inspected(target, result)
 
     return list(await asyncio.gather(*(ask(e) for e in endpoints)))
+
+
+# ---------------------------------------------------------------- watch
+
+
+class AioWatch:
+    """dockspec.live.Watch in the event loop: `async with` starts it, `async for` yields PortMapChange values.
+
+    One task per endpoint (no thread): subscribe to /events, list, apply the
+    events in order (those that came during the list after it), relist one
+    container on start, unpause, pause and rename, reconnect with the same
+    doubling delay and list again; a table socket that appears later is
+    picked up. `port_map` is the merged map now; `get(timeout)` the next
+    change or None; `errors` each endpoint's last failure (url -> message);
+    `aclose()` (or the end of the `async with` block) cancels the tasks and
+    returns once every socket is closed. Changes wait in a queue of at most
+    `limits.max_pending_changes`; when it is full the streams wait too.
+    One loop only: not thread-safe (use dockspec.watch across threads).
+    """
+
+    def __init__(self, endpoints: list[Endpoint], spec: Spec, limits: Limits) -> None:
+        self.endpoints = endpoints
+        self._spec = spec
+        self._limits = limits
+        self._view = MergedView(tuple(e.url for e in endpoints))
+        self._claimed: dict[str, str] = {}  # socket target -> the url of the task using it
+        self._served: dict[str, Served] = {}
+        self.errors: dict[str, str] = {}
+        self.engines: dict[str, str] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._queue: asyncio.Queue[PortMapChange | None] | None = None
+        self._lock: asyncio.Lock | None = None
+        self._closed = False
+
+    def start(self) -> AioWatch:
+        """Start one task per endpoint in the running loop (`async with` and the first `async for` call it)."""
+        if self._queue is None and not self._closed:
+            self._queue = asyncio.Queue(maxsize=max(1, self._limits.max_pending_changes))
+            self._lock = asyncio.Lock()
+            self._tasks = [
+                asyncio.get_running_loop().create_task(self._run(e), name=f"dockspec-aio-watch-{i}")
+                for i, e in enumerate(self.endpoints)
+            ]
+        return self
+
+    # ------------------------------------------------------------ the caller's side
+
+    @property
+    def port_map(self) -> ContainerPortMap:
+        return self._view.merged
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def reports(self) -> tuple[DaemonReport, ...]:
+        """Each listed daemon's bindings now, as detection's reports (dockspec.live.Watch.reports)."""
+        return daemon_reports(self.endpoints, dict(self._view.maps), self.engines, self._served)
+
+    async def get(self, timeout: float | None = None) -> PortMapChange | None:
+        """The next change; None when `timeout` s passed first or the watch is closed."""
+        queue = self.start()._queue
+        if self._closed or queue is None:
+            return None
+        try:
+            if timeout is None:
+                change = await queue.get()
+            else:
+                change = await asyncio.wait_for(queue.get(), timeout)
+        except asyncio.TimeoutError:
+            return None
+        return None if self._closed else change
+
+    def __aiter__(self) -> AioWatch:
+        return self
+
+    async def __anext__(self) -> PortMapChange:
+        change = await self.get()
+        if change is None:
+            raise StopAsyncIteration
+        return change
+
+    async def aclose(self) -> None:
+        """Cancel every task and wait for them: their sockets are closed (an ssh killed and reaped) on return."""
+        self._closed = True
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        if self._queue is not None:
+            try:
+                self._queue.put_nowait(None)  # wakes a caller waiting in get()
+            except asyncio.QueueFull:
+                pass
+
+    async def __aenter__(self) -> AioWatch:
+        return self.start()
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    # ------------------------------------------------------------ the tasks
+
+    async def _update(self, apply: Callable[[MergedView], PortMapChange]) -> None:
+        assert self._lock is not None and self._queue is not None
+        async with self._lock:  # the queue's order is the map's order, while a full queue makes a task wait
+            change = apply(self._view)
+            if change.added or change.removed:
+                await self._queue.put(change)
+
+    async def _run(self, endpoint: Endpoint) -> None:
+        loop = asyncio.get_running_loop()
+        backoff = Backoff(self._limits)
+        target = same_target(endpoint)
+        while True:
+            claimed = False
+            connected: list[bool] = []
+            began = loop.time()
+            try:
+                if target not in self._claimed:  # a symlinked twin's task follows the same daemon: one does
+                    self._claimed[target] = endpoint.url
+                    claimed = True
+                    await self._follow(endpoint, connected)
+            except (Unreachable, DockspecError, OSError) as exc:
+                self.errors[endpoint.url] = str(exc)
+            except Exception as exc:  # a bug must not end the watch of this daemon silently
+                self.errors[endpoint.url] = f"{endpoint.url}: internal error while watching: {exc!r}"
+            finally:
+                if claimed:
+                    self._claimed.pop(target, None)
+            await asyncio.sleep(backoff.next(bool(connected), loop.time() - began))
+
+    async def _follow(self, endpoint: Endpoint, connected: list[bool]) -> None:
+        """One connection: subscribe, list, then apply events until the stream ends (or the task is cancelled)."""
+        limits, spec = self._limits, self._spec
+        loop = asyncio.get_running_loop()
+        stream = AioStream(endpoint, limits)
+        try:
+            await stream.open(events_target(spec.events), spec, loop.time() + limits.deadline)
+            daemon = _Daemon(endpoint)
+            bindings = await self._list(daemon)
+            self.errors.pop(endpoint.url, None)
+            if daemon.engine:
+                self.engines[endpoint.url] = daemon.engine
+            late = late_headers(daemon.engine, daemon.version, spec.events)
+            await stream.head(None if late else loop.time() + limits.deadline)
+            if stream.status != 200:
+                raise InvalidResponse(f"{endpoint.url}: GET {spec.events.path} answered {stream.status}")
+            await self._update(lambda view: view.set_daemon(endpoint.url, bindings))
+            connected.append(True)
+            lines = EventLines(limits)
+            while True:
+                for line in lines.feed(await stream.read()):
+                    await self._apply(daemon, line)
+                await asyncio.sleep(0)  # a read of buffered bytes does not yield: a flood must not starve the loop
+        finally:
+            await stream.aclose()
+
+    async def _apply(self, daemon: _Daemon, line: bytes) -> None:
+        event = parse_event(line, self._spec.events, limits=self._limits)
+        if event is None or event.effect == "ignore":
+            return
+        bindings: dict[PortKey, ContainerInfo] = {}
+        if event.effect == "relist" and event.id.isalnum():
+            bindings = await self._list(daemon, relist_target(daemon.list_path, event.id))
+        url = daemon.endpoint.url
+        await self._update(lambda view: view.apply(url, event.id, bindings))
+
+    async def _list(self, daemon: _Daemon, target: str | None = None) -> dict[PortKey, ContainerInfo]:
+        """The daemon's bindings (the ListPlan's requests), or with `target` one filtered list on the same path."""
+        endpoint, spec, limits = daemon.endpoint, self._spec, self._limits
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + limits.deadline
+        if target is None:
+            plan = ListPlan(spec, endpoint.engine)
+            while plan.request is not None:
+                plan.answer(await exchange(endpoint, "GET", plan.request.path, spec=spec, limits=limits,
+                                           deadline=deadline))
+            response, self._served[endpoint.url] = daemon.planned(plan, time.monotonic() + (deadline - loop.time()))
+            path = plan.path
+        else:
+            path = target
+            response = await exchange(endpoint, "GET", target, spec=spec, limits=limits, deadline=deadline)
+        return daemon.bindings(response, path, spec, limits)
+
+
+def watch(
+    *,
+    env: Env | None = None,
+    spec: Spec | None = None,
+    limits: Limits | None = None,
+) -> AioWatch:
+    """Follow every local daemon's port map in the running loop (dockspec.watch); yields PortMapChange.
+
+    ```
+    async with aio.watch() as changes:
+        async for change in changes:      # the first changes add what each daemon publishes now
+            for key, info in change.added: ...
+    ```
+
+    The endpoints are detection's; table sockets that do not exist yet are
+    watched for. Raises only what resolving the endpoints raises
+    (InvalidDockerHost, ContextError); a daemon's failures go to
+    `AioWatch.errors` and are retried.
+    """
+    endpoints, spec = watched_endpoints(env, spec)
+    return AioWatch(endpoints, spec, limits or DEFAULT_LIMITS)

@@ -13,6 +13,10 @@ daemon that starts later is picked up. Until a daemon is back its last
 bindings stay (Podman's containers outlive its service; the re-list
 corrects the rest).
 
+dockspec.aio.watch does the same with one asyncio task per endpoint; the
+pieces both need (the list's handling, the backoff, the endpoints, the
+reports) are this module's functions, the parsing is dockspec.events'.
+
 Thread-safe: one lock orders the merged map's updates and the queue; any
 thread may call close(), which returns at once (well within 100 ms); the
 threads end within a poll (0.2 s) or, mid-request, by that request's deadline.
@@ -27,6 +31,7 @@ from collections.abc import Callable, Iterator
 from types import TracebackType
 
 from dockspec._generated.models import Spec
+from dockspec._http import Response
 from dockspec._io.exchange import Unreachable, exchange
 from dockspec._io.stream import Stream
 from dockspec._io.transport import same_target
@@ -46,7 +51,7 @@ from dockspec.events import (
 )
 from dockspec.models import DEFAULT_LIMITS, ContainerInfo, ContainerPortMap, Endpoint, Limits, PortKey
 
-__all__ = ["POLL", "Watch", "watch"]
+__all__ = ["FIRST_DELAY", "POLL", "Backoff", "Watch", "daemon_reports", "watch", "watched_endpoints"]
 
 POLL = 0.2  # how long one read of a quiet stream waits before the thread looks at the stop flag
 FIRST_DELAY = 0.1
@@ -56,8 +61,14 @@ class _Closed(Exception):
     """The watch was closed: the thread ends."""
 
 
+Served = tuple[int | None, str | None, bool | None]  # who served a list (peer uid, peer ip), whether it is local
+
+
 class _Daemon:
-    """What one thread knows of its daemon: where its list is, in which shape."""
+    """What one follower (a thread here, a task in dockspec.aio) knows of its daemon: where its list is, its shape.
+
+    The I/O is the follower's; what to make of the answers is here, shared.
+    """
 
     def __init__(self, endpoint: Endpoint) -> None:
         self.endpoint = endpoint
@@ -65,6 +76,81 @@ class _Daemon:
         self.shape = ""
         self.engine: str | None = None
         self.version: str | None = None
+
+    def planned(self, plan: ListPlan, deadline: float) -> tuple[Response, Served]:
+        """After the ListPlan's last answer: record its path, shape, engine, version; its response and who served it."""
+        response = plan.response
+        assert response is not None
+        self.list_path, self.shape = plan.path, plan.shape
+        self.engine, self.version = plan.engine, plan.version
+        local = locality(self.endpoint, response.peer_ip, deadline)
+        return response, (response.peer_uid, response.peer_ip, local)
+
+    def bindings(self, response: Response, path: str, spec: Spec, limits: Limits) -> dict[PortKey, ContainerInfo]:
+        """A list answer's bindings, through detection's parser; InvalidResponse for a status that is not 2xx."""
+        url = self.endpoint.url
+        if not 200 <= response.status < 300:
+            raise InvalidResponse(f"{url}: GET {path} answered {response.status}")
+        return parse_list(response.body, self.shape, spec=spec, limits=limits, daemon=url).bindings
+
+
+class Backoff:
+    """The wait before the next attempt: doubling from FIRST_DELAY up to `limits.max_reconnect_delay`.
+
+    Back to FIRST_DELAY after a connection that lasted longer than that.
+    """
+
+    __slots__ = ("_limit", "delay")
+
+    def __init__(self, limits: Limits) -> None:
+        self._limit = limits.max_reconnect_delay
+        self.delay = FIRST_DELAY
+
+    def next(self, connected: bool, lasted: float) -> float:
+        """The delay to wait now, after an attempt that `connected` (headers in) and `lasted` seconds."""
+        if connected and lasted > self._limit:
+            self.delay = FIRST_DELAY  # it was followed a while: the next attempt starts from the shortest delay
+        now = self.delay
+        self.delay = min(self.delay * 2, max(self._limit, FIRST_DELAY))
+        return now
+
+
+def daemon_reports(
+    endpoints: list[Endpoint], maps: dict[str, ContainerPortMap], engines: dict[str, str], served: dict[str, Served]
+) -> tuple[DaemonReport, ...]:
+    """Each listed daemon's bindings as detection's reports, with who served it and whether it is local."""
+    result = []
+    for endpoint in endpoints:
+        if endpoint.url not in maps:
+            continue
+        bindings = dict(maps[endpoint.url].items())
+        peer_uid, peer_ip, local = served.get(endpoint.url, (None, None, None))
+        result.append(
+            DaemonReport(
+                endpoint,
+                engine=engines.get(endpoint.url),
+                reachable=True,
+                containers=tuple({info.id: info for info in bindings.values()}.values()),
+                bindings=bindings,
+                served_by=peer_uid,
+                peer_ip=peer_ip,
+                local=local,
+            )
+        )
+    return tuple(result)
+
+
+def watched_endpoints(env: Env | None, spec: Spec | None) -> tuple[list[Endpoint], Spec]:
+    """The endpoints a watch follows: detection's (DOCKER_HOST, contexts, the table), each url once; and the spec."""
+    from dockspec.detect import resolve_endpoints
+    from dockspec.spec import builtin_spec
+
+    env = env or Env.from_os()
+    spec = spec or builtin_spec()
+    endpoints, _ = resolve_endpoints(env, spec)
+    seen: set[str] = set()
+    unique = [e for e in endpoints if not (e.url in seen or seen.add(e.url))]  # type: ignore[func-returns-value]
+    return unique, spec
 
 
 class Watch:
@@ -86,7 +172,7 @@ class Watch:
         self.errors: dict[str, str] = {}
         self.engines: dict[str, str] = {}  # daemon url -> engine, as its list's headers said
         # daemon url -> who served its last list (peer uid, peer ip), whether it is local: the trust rule's facts
-        self._served: dict[str, tuple[int | None, str | None, bool | None]] = {}
+        self._served: dict[str, Served] = {}
         self.endpoints = endpoints
         self._threads = [
             threading.Thread(target=self._run, args=(e,), name=f"dockspec-watch-{i}", daemon=True)
@@ -111,25 +197,7 @@ class Watch:
         """
         with self._lock:
             maps = dict(self._view.maps)
-        result = []
-        for endpoint in self.endpoints:
-            if endpoint.url not in maps:
-                continue
-            bindings = dict(maps[endpoint.url].items())
-            peer_uid, peer_ip, local = self._served.get(endpoint.url, (None, None, None))
-            result.append(
-                DaemonReport(
-                    endpoint,
-                    engine=self.engines.get(endpoint.url),
-                    reachable=True,
-                    containers=tuple({info.id: info for info in bindings.values()}.values()),
-                    bindings=bindings,
-                    served_by=peer_uid,
-                    peer_ip=peer_ip,
-                    local=local,
-                )
-            )
-        return tuple(result)
+        return daemon_reports(self.endpoints, maps, self.engines, self._served)
 
     def get(self, timeout: float | None = None) -> PortMapChange | None:
         """The next change; None when `timeout` s passed first or the watch is closed."""
@@ -195,7 +263,7 @@ class Watch:
                 self._emit(change)
 
     def _run(self, endpoint: Endpoint) -> None:
-        delay = FIRST_DELAY
+        backoff = Backoff(self._limits)
         target = same_target(endpoint)
         while not self._stop.is_set():
             claimed = False
@@ -219,11 +287,8 @@ class Watch:
                 if claimed:
                     with self._lock:
                         self._claimed.pop(target, None)
-            if connected and time.monotonic() - began > self._limits.max_reconnect_delay:
-                delay = FIRST_DELAY  # it was followed a while: the next attempt starts from the shortest delay
-            if self._stop.wait(delay):
+            if self._stop.wait(backoff.next(bool(connected), time.monotonic() - began)):
                 return
-            delay = min(delay * 2, max(self._limits.max_reconnect_delay, FIRST_DELAY))
 
     def _follow(self, endpoint: Endpoint, connected: list[bool]) -> None:
         """One connection: subscribe, list, then apply events until the stream ends or the watch closes."""
@@ -276,19 +341,12 @@ class Watch:
                 if self._stop.is_set():
                     raise _Closed
                 plan.answer(exchange(endpoint, "GET", plan.request.path, spec=spec, limits=limits, deadline=deadline))
-            response = plan.response
-            assert response is not None
-            daemon.list_path, daemon.shape = plan.path, plan.shape
-            local = locality(endpoint, response.peer_ip, deadline)
-            self._served[endpoint.url] = (response.peer_uid, response.peer_ip, local)
-            daemon.engine, daemon.version = plan.engine, plan.version
+            response, self._served[endpoint.url] = daemon.planned(plan, deadline)
             path = plan.path
         else:
             path = target
             response = exchange(endpoint, "GET", target, spec=spec, limits=limits, deadline=deadline)
-        if not 200 <= response.status < 300:
-            raise InvalidResponse(f"{endpoint.url}: GET {path} answered {response.status}")
-        return parse_list(response.body, daemon.shape, spec=spec, limits=limits, daemon=endpoint.url).bindings
+        return daemon.bindings(response, path, spec, limits)
 
 
 def watch(
@@ -310,12 +368,5 @@ def watch(
     what resolving the endpoints raises (InvalidDockerHost, ContextError);
     a daemon's failures go to `Watch.errors` and are retried.
     """
-    from dockspec.detect import resolve_endpoints
-    from dockspec.spec import builtin_spec
-
-    env = env or Env.from_os()
-    spec = spec or builtin_spec()
-    endpoints, _ = resolve_endpoints(env, spec)
-    seen: set[str] = set()
-    unique = [e for e in endpoints if not (e.url in seen or seen.add(e.url))]  # type: ignore[func-returns-value]
-    return Watch(unique, spec, limits or DEFAULT_LIMITS).start()
+    endpoints, spec = watched_endpoints(env, spec)
+    return Watch(endpoints, spec, limits or DEFAULT_LIMITS).start()

@@ -30,15 +30,16 @@ from typing import Protocol, TypeVar
 import attrs
 
 from dockspec._generated.models import Spec
-from dockspec._http import Response, ResponseReader, build_request
+from dockspec._http import Response, ResponseReader, StreamReader, build_request
 from dockspec._io.exchange import answer_error, feed, host_header
 from dockspec._io.net import RECV_SIZE, Unreachable, describe, peer_of
 from dockspec._io.ssh import MAX_STDERR, ssh_argv, ssh_failure, ssh_timeout
+from dockspec._io.stream import feed_stream, no_head, send_error
 from dockspec.addresses import InvalidAddress, split_host_port
 from dockspec.errors import InvalidResponse
 from dockspec.models import Credentials, Endpoint, Limits
 
-__all__ = ["AioChannel", "exchange", "open_channel", "within"]
+__all__ = ["AioChannel", "AioStream", "exchange", "open_channel", "within"]
 
 T = TypeVar("T")
 
@@ -341,6 +342,93 @@ async def exchange(
     finally:
         if opened:
             await opened[0].aclose()
+
+
+class AioStream:
+    """dockspec._io.stream.Stream over asyncio: `open` connects and sends, `head` awaits the headers, `read` the body.
+
+    The bytes go through the sync stream's reader and slicing
+    (_http.StreamReader, _io.stream.feed_stream): the same header cap,
+    chunked decoding and error texts. Connecting, sending and the headers
+    obey deadlines (the loop's clock); a body read has none: it waits until
+    bytes come, the stream ends, or the task is cancelled. `aclose` aborts
+    the socket (or kills ssh) at once.
+    """
+
+    __slots__ = ("_channel", "_pending", "_reader", "endpoint")
+
+    def __init__(self, endpoint: Endpoint, limits: Limits) -> None:
+        self.endpoint = endpoint
+        self._reader = StreamReader(limits)
+        self._channel: AioChannel | None = None
+        self._pending = b""  # body bytes that came with the headers
+
+    async def open(self, target: str, spec: Spec, deadline: float) -> None:
+        """Connect and send the request before `deadline`; Unreachable or InvalidResponse."""
+        request = build_request("GET", target, host_header(self.endpoint))
+
+        async def connect_and_send() -> None:
+            self._channel = await open_channel(self.endpoint, deadline, spec)
+            try:
+                await self._channel.send(request)
+            except OSError as exc:
+                raise send_error(self.endpoint.url, exc) from None
+
+        try:
+            await within(deadline, connect_and_send)
+        except TimeoutError:
+            if self._channel is None:
+                raise _connect_timeout(self.endpoint) from None
+            raise send_error(self.endpoint.url, TimeoutError("deadline passed")) from None
+
+    async def head(self, deadline: float | None) -> Response:
+        """The headers, awaited until `deadline` (None: no deadline, for engines that send none until an event).
+
+        InvalidResponse once `deadline` passed without them, or when the
+        stream ends or breaks first.
+        """
+
+        async def wait() -> Response:
+            while self._reader.head is None:
+                self._pending += await self._recv()
+            return self._reader.head
+
+        if deadline is None:
+            return await wait()
+        try:
+            return await within(deadline, wait)
+        except TimeoutError:
+            raise no_head(self.endpoint.url) from None
+
+    async def read(self) -> bytes:
+        """The next body bytes (maybe b"": a block of framing only); InvalidResponse when the stream ended."""
+        if self._pending:
+            data, self._pending = self._pending, b""
+            return data
+        return await self._recv()
+
+    async def _recv(self) -> bytes:
+        assert self._channel is not None
+        url = self.endpoint.url
+        try:
+            data = await self._channel.recv()
+        except InvalidResponse as exc:
+            raise InvalidResponse(f"{url}: {exc}") from None
+        except OSError as exc:
+            raise InvalidResponse(f"{url}: the stream broke ({exc.strerror or exc})") from None
+        return feed_stream(self._reader, data, url)
+
+    @property
+    def status(self) -> int | None:
+        return None if self._reader.head is None else self._reader.head.status
+
+    async def aclose(self) -> None:
+        channel, self._channel = self._channel, None
+        if channel is not None:
+            try:
+                await channel.aclose()
+            except OSError:
+                pass
 
 
 def _connect_timeout(endpoint: Endpoint) -> Unreachable:

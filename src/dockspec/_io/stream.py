@@ -16,7 +16,39 @@ from dockspec._io.transport import Channel, open_channel
 from dockspec.errors import InvalidResponse
 from dockspec.models import Endpoint, Limits
 
-__all__ = ["Stream"]
+__all__ = ["Stream", "feed_stream", "no_head", "send_error"]
+
+
+def feed_stream(reader: StreamReader, data: bytes, url: str) -> bytes:
+    """One received block (b"": the peer closed) into the reader in FEED_SIZE slices: the body bytes it completes.
+
+    InvalidResponse naming `url` when the stream ended or broke the framing
+    or a cap. Shared by the sync Stream and dockspec.aio's AioStream.
+    """
+    if not data:
+        reader.feed(b"")
+        raise InvalidResponse(f"{url}: the daemon ended the events stream")
+    out = []
+    for start in range(0, len(data), FEED_SIZE):
+        try:
+            out.append(reader.feed(data[start : start + FEED_SIZE]))
+        except InvalidResponse as exc:
+            raise InvalidResponse(f"{url}: {exc}") from None
+    if reader.ended:
+        raise InvalidResponse(f"{url}: the daemon ended the events stream")
+    return b"".join(out)
+
+
+def send_error(url: str, exc: OSError) -> InvalidResponse:
+    """The subscription could not be sent: too late (TimeoutError) or the connection failed."""
+    if isinstance(exc, TimeoutError):
+        return InvalidResponse(f"{url}: the request was not sent before the deadline")
+    return InvalidResponse(f"{url}: connection failed ({exc.strerror or exc})")
+
+
+def no_head(url: str) -> InvalidResponse:
+    """The subscription's headers did not come before the deadline."""
+    return InvalidResponse(f"{url}: no answer to the events subscription before the deadline")
 
 
 class Stream:
@@ -37,10 +69,8 @@ class Stream:
         host = self.endpoint.address if self.endpoint.transport == "tcp" else "localhost"
         try:
             self._channel.send(build_request("GET", target, host), deadline)
-        except TimeoutError:
-            raise InvalidResponse(f"{self.endpoint.url}: the request was not sent before the deadline") from None
-        except OSError as exc:
-            raise InvalidResponse(f"{self.endpoint.url}: connection failed ({exc.strerror or exc})") from None
+        except OSError as exc:  # TimeoutError included
+            raise send_error(self.endpoint.url, exc) from None
 
     def head(self, deadline: float | None, poll: float, pending: list[bytes]) -> Response | None:
         """Wait one poll for the headers (None: not yet); body bytes that came with them go to `pending`.
@@ -50,7 +80,7 @@ class Stream:
         """
         if self._reader.head is None:
             if deadline is not None and time.monotonic() >= deadline:
-                raise InvalidResponse(f"{self.endpoint.url}: no answer to the events subscription before the deadline")
+                raise no_head(self.endpoint.url)
             until = time.monotonic() + poll
             if deadline is not None:
                 until = min(until, deadline)
@@ -70,18 +100,7 @@ class Stream:
             raise InvalidResponse(f"{self.endpoint.url}: {exc}") from None
         except OSError as exc:
             raise InvalidResponse(f"{self.endpoint.url}: the stream broke ({exc.strerror or exc})") from None
-        if not data:
-            self._reader.feed(b"")
-            raise InvalidResponse(f"{self.endpoint.url}: the daemon ended the events stream")
-        out = []
-        for start in range(0, len(data), FEED_SIZE):
-            try:
-                out.append(self._reader.feed(data[start : start + FEED_SIZE]))
-            except InvalidResponse as exc:
-                raise InvalidResponse(f"{self.endpoint.url}: {exc}") from None
-        if self._reader.ended:
-            raise InvalidResponse(f"{self.endpoint.url}: the daemon ended the events stream")
-        return b"".join(out)
+        return feed_stream(self._reader, data, self.endpoint.url)
 
     @property
     def status(self) -> int | None:
